@@ -1,0 +1,33 @@
+"""dltoolbox: the CNN of DeepLearnToolbox (Rasmus Berg Palm, BSD-2) in Python, number for number.
+
+The functions mirror the toolbox's ``CNN/`` and ``util/`` files; the net is one plain dict with
+MATLAB's shapes: maps (rows, cols, batch), labels (classes, batch), 0-based indices.
+"""
+
+from .cnnapplygrads import cnnapplygrads
+from .cnnbp import cnnbp
+from .cnnff import cnnff
+from .cnnnumgradcheck import GradientCheckError, cnnnumgradcheck
+from .cnnsetup import cnnsetup
+from .cnntest import cnntest
+from .cnntrain import cnntrain
+from .octave_random import OctaveRandom
+from .util import expand, flipall, rot180, sigm
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradientCheckError",
+    "OctaveRandom",
+    "cnnapplygrads",
+    "cnnbp",
+    "cnnff",
+    "cnnnumgradcheck",
+    "cnnsetup",
+    "cnntest",
+    "cnntrain",
+    "expand",
+    "flipall",
+    "rot180",
+    "sigm",
+]

@@ -1,0 +1,119 @@
+"""Argument checks shared by the cnn* functions: each error names the argument, what was
+expected and what was given."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+LAYER_KEYS = {"c": ("outputmaps", "kernelsize"), "s": ("scale",)}
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def numeric_array(value, name: str, ndims: tuple[int, ...]) -> np.ndarray:
+    """``value`` as a float64 array with ndim in ``ndims``, all finite."""
+    arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+    ) or np.iscomplexobj(arr):
+        raise TypeError(f"{name}: expected a real numeric array, got {_describe(value)}")
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{n}-D" for n in ndims)
+        raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
+    arr = np.asarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: expected finite values, found NaN or Inf")
+    return arr
+
+
+def maps_input(x) -> np.ndarray:
+    """x as (rows, cols, batch) float64; a 2-D x is one sample."""
+    x = numeric_array(x, "x", (2, 3))
+    return x[:, :, None] if x.ndim == 2 else x
+
+
+def labels(y, batch: int, classes: int | None = None) -> np.ndarray:
+    """y as (classes, batch) float64, with its column count equal to the batch size."""
+    y = numeric_array(y, "y", (2,))
+    if y.shape[1] != batch:
+        raise ValueError(
+            f"y: expected {batch} columns (one per sample of x), got shape {y.shape}"
+        )
+    if classes is not None and y.shape[0] != classes:
+        raise ValueError(
+            f"y: expected {classes} rows (the net's output count, rows of ffW), "
+            f"got shape {y.shape}"
+        )
+    return y
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
+        raise TypeError(f"{name}: expected a positive integer, got {_describe(value)}")
+    if not math.isfinite(value) or value != int(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def positive_float(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
+        raise TypeError(f"{name}: expected a positive finite number, got {_describe(value)}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+    return float(value)
+
+
+def layers(net) -> list:
+    """Check ``net["layers"]``: types, keys and the order the toolbox's cnnbp can handle."""
+    if not isinstance(net, dict):
+        raise TypeError(f"net: expected a dict, got {_describe(net)}")
+    if "layers" not in net:
+        raise ValueError('net: expected a "layers" key (a list of layer dicts), found none')
+    lays = net["layers"]
+    if not isinstance(lays, (list, tuple)) or not lays:
+        raise TypeError(f'net["layers"]: expected a non-empty list of dicts, got {_describe(lays)}')
+    for l, layer in enumerate(lays):
+        where = f'net["layers"][{l}]'
+        if not isinstance(layer, dict):
+            raise TypeError(f"{where}: expected a dict, got {_describe(layer)}")
+        if "type" not in layer:
+            raise ValueError(f'{where}: missing key "type"')
+        kind = layer["type"]
+        if l == 0:
+            if kind != "i":
+                raise ValueError(f"{where}: the first layer must have type 'i', got {kind!r}")
+            continue
+        if kind not in LAYER_KEYS:
+            raise ValueError(f"{where}: expected type 'c' or 's', got {kind!r}")
+        for key in LAYER_KEYS[kind]:
+            if key not in layer:
+                raise ValueError(f"{where}: a {kind!r} layer needs key {key!r}, missing")
+            positive_int(layer[key], f'{where}["{key}"]')
+        before = lays[l - 1]["type"]
+        if kind == before:
+            what = "convolution" if kind == "c" else "subsampling"
+            raise ValueError(
+                f"{where}: a {what} layer ({kind!r}) right after another one is not supported: "
+                "the toolbox's cnnbp needs 'c' and 's' layers to alternate"
+            )
+    return lays
+
+
+def require_setup(net) -> None:
+    """The net has been through cnnsetup."""
+    layers(net)
+    if "ffW" not in net or "ffb" not in net:
+        raise ValueError("net: not set up (no ffW/ffb); call cnnsetup(net, x, y) first")
+
+
+def require_keys(net, keys: tuple[str, ...], call: str, before: str) -> None:
+    missing = [k for k in keys if k not in net]
+    if missing:
+        raise ValueError(f"net: {call} needs {missing} from {before}; call {before} first")

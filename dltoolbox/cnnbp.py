@@ -1,0 +1,66 @@
+"""cnnbp: loss, deltas and gradients (port of ``CNN/cnnbp.m``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks
+from .engines import get_engine
+
+
+def cnnbp(net: dict, y: np.ndarray) -> dict:
+    """Back-propagate the squared error of the last :func:`cnnff` against targets ``y``.
+
+    Parameters
+    ----------
+    net : dict
+        A net after :func:`cnnff`. Modified in place and returned.
+    y : ndarray, shape (classes, batch)
+
+    Returns
+    -------
+    net : dict
+        With ``e = o - y`` and ``L = 0.5 * sum(e**2) / batch`` (float); ``od`` (classes, batch),
+        ``fvd`` (features, batch); every layer's ``d[j]`` (rows_l, cols_l, batch) above the
+        input layer; conv layers' ``dk[i][j]`` (ks, ks) and ``db[j]`` (float); ``dffW``
+        (classes, features) and ``dffb`` (classes, 1). Gradients are batch means.
+    """
+    checks.require_setup(net)
+    checks.require_keys(net, ("o", "fv"), "cnnbp", "cnnff")
+    layers = net["layers"]
+    o, fv, ffW = net["o"], net["fv"], net["ffW"]
+    y = checks.labels(y, o.shape[1], ffW.shape[0])
+    batch = o.shape[1]
+    engine = get_engine(net)
+
+    net["e"] = o - y
+    net["L"] = float(0.5 * np.sum(net["e"] ** 2) / batch)
+
+    net["od"] = net["e"] * (o * (1 - o))  # output delta (classes, batch)
+    net["fvd"] = ffW.T @ net["od"]  # feature vector delta (features, batch)
+    if layers[-1]["type"] == "c":  # only conv layers have a sigmoid of their own
+        net["fvd"] = net["fvd"] * (fv * (1 - fv))
+
+    # feature-vector delta back into map shape: the inverse of cnnff's column-major flatten
+    rows, cols, _ = layers[-1]["a"][0].shape
+    per_map = rows * cols
+    layers[-1]["d"] = [
+        net["fvd"][j * per_map : (j + 1) * per_map].reshape(rows, cols, batch, order="F")
+        for j in range(len(layers[-1]["a"]))
+    ]
+
+    for l in range(len(layers) - 2, 0, -1):
+        layer, above = layers[l], layers[l + 1]
+        if layer["type"] == "c":  # above is 's': un-pool through expand
+            layer["d"] = engine.conv_delta(layer["a"], above["d"], above["scale"])
+        else:  # above is 'c': 'full' convolution with the rotated kernels
+            layer["d"] = engine.pool_delta(above["d"], above["k"])
+
+    for l in range(1, len(layers)):
+        if layers[l]["type"] == "c":
+            layers[l]["dk"], layers[l]["db"] = engine.conv_grads(
+                layers[l - 1]["a"], layers[l]["d"]
+            )
+    net["dffW"] = net["od"] @ fv.T / batch
+    net["dffb"] = np.mean(net["od"], axis=1, keepdims=True)
+    return net

@@ -1,0 +1,54 @@
+"""cnnff: the forward pass (port of ``CNN/cnnff.m``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks
+from .cnnsetup import map_sizes
+from .engines import get_engine
+from .util import sigm
+
+
+def cnnff(net: dict, x: np.ndarray) -> dict:
+    """Run the net forward on a batch.
+
+    Parameters
+    ----------
+    net : dict
+        A net from :func:`cnnsetup`. Modified in place and returned.
+    x : ndarray, shape (rows, cols, batch) or (rows, cols) for one sample
+
+    Returns
+    -------
+    net : dict
+        With every layer's ``a[j]`` (rows_l, cols_l, batch) (layer 0: ``a[0]`` is x),
+        ``fv`` (features, batch): the last layer's maps, each flattened column-major (as
+        MATLAB's ``reshape``) and stacked map after map, and ``o = sigm(ffW @ fv + ffb)``
+        (classes, batch).
+    """
+    checks.require_setup(net)
+    x = checks.maps_input(x)
+    layers = net["layers"]
+    map_sizes(layers, x.shape[:2])
+    engine = get_engine(net)
+
+    layers[0]["a"] = [x]
+    for l in range(1, len(layers)):
+        layer, below = layers[l], layers[l - 1]
+        if layer["type"] == "c":
+            layer["a"] = engine.conv_forward(below["a"], layer["k"], layer["b"])
+        else:
+            layer["a"] = engine.pool_forward(below["a"], layer["scale"])
+
+    last = layers[-1]["a"]
+    rows, cols, batch = last[0].shape
+    # column-major flatten of each map (MATLAB's reshape), maps stacked one after another
+    net["fv"] = np.concatenate([a.reshape(rows * cols, batch, order="F") for a in last])
+    if net["fv"].shape[0] != net["ffW"].shape[1]:
+        raise ValueError(
+            f'x: maps of size {x.shape[:2]} give {net["fv"].shape[0]} features, but ffW '
+            f'expects {net["ffW"].shape[1]}: x does not match the size the net was set up for'
+        )
+    net["o"] = sigm(net["ffW"] @ net["fv"] + net["ffb"])  # (classes, batch)
+    return net

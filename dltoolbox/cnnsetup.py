@@ -1,0 +1,105 @@
+"""cnnsetup: shapes of every layer and the initial weights (port of ``CNN/cnnsetup.m``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import checks
+from .octave_random import OctaveRandom
+
+
+def as_rng(rng):
+    """None: a fresh OS-seeded OctaveRandom; int: OctaveRandom(rng); else an object with
+    ``rand(*dims)`` and ``randperm(n)`` used as it is."""
+    if rng is None:
+        return OctaveRandom(np.random.SeedSequence().generate_state(4).tolist())
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return OctaveRandom(int(rng))
+    if callable(getattr(rng, "rand", None)) and callable(getattr(rng, "randperm", None)):
+        return rng
+    raise TypeError(
+        "rng: expected None, an int seed, or an object with rand(*dims) and randperm(n), "
+        f"got {type(rng).__name__}"
+    )
+
+
+def map_sizes(layers: list, mapsize: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """(maps, rows, cols) of every layer for input maps of ``mapsize``; checks they fit."""
+    rows, cols = mapsize
+    maps = 1
+    sizes = [(maps, rows, cols)]
+    for l, layer in enumerate(layers[1:], start=1):
+        if layer["type"] == "s":
+            scale = layer["scale"]
+            if rows % scale or cols % scale:
+                raise ValueError(
+                    f"Layer {l} size must be integer. Actual: {rows / scale:g} x {cols / scale:g} "
+                    f'(a {rows} x {cols} map subsampled by scale {scale}; net["layers"][{l}])'
+                )
+            rows, cols = rows // scale, cols // scale
+        else:
+            ks = layer["kernelsize"]
+            if ks > rows or ks > cols:
+                raise ValueError(
+                    f'net["layers"][{l}]["kernelsize"]: expected at most the input map size '
+                    f"{rows} x {cols}, got {ks}"
+                )
+            rows, cols = rows - ks + 1, cols - ks + 1
+            maps = layer["outputmaps"]
+        sizes.append((maps, rows, cols))
+    return sizes
+
+
+def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
+    """Draw the initial kernels and output weights, as the toolbox does.
+
+    Parameters
+    ----------
+    net : dict
+        ``{"layers": [{"type": "i"}, {"type": "c", "outputmaps": 6, "kernelsize": 5},
+        {"type": "s", "scale": 2}, ...]}``. Modified in place and returned.
+    x : ndarray, shape (rows, cols, batch) or (rows, cols)
+        Only its map size is used.
+    y : ndarray, shape (classes, batch)
+        Only its row count (the number of outputs) is used.
+    rng : None, int or object with ``rand(*dims)`` and ``randperm(n)``
+        The random stream (see :func:`as_rng`); pass one ``OctaveRandom`` to ``cnnsetup`` and
+        then ``cnntrain`` to consume it exactly as Octave does.
+
+    Returns
+    -------
+    net : dict
+        The same dict with, per conv layer, ``k[i][j]`` (ks, ks) and ``b[j] = 0.0``; per
+        subsampling layer ``b[j] = 0.0`` (unused, as in the toolbox); ``ffW`` (classes,
+        features) and ``ffb`` (classes, 1).
+
+    Draw order (it fixes the random-stream parity): per conv layer, output map j outer, input
+    map i inner, ``k = (rand(ks) - 0.5) * 2 * sqrt(6 / (fan_in + fan_out))``; then ``ffW``.
+    """
+    layers = checks.layers(net)
+    x = checks.maps_input(x)
+    y = checks.labels(y, x.shape[2])
+    rng = as_rng(rng)
+    sizes = map_sizes(layers, x.shape[:2])
+    inputmaps = 1
+    for layer in layers[1:]:
+        if layer["type"] == "s":
+            layer["b"] = [0.0] * inputmaps
+            continue
+        maps, ks = int(layer["outputmaps"]), int(layer["kernelsize"])
+        fan_in, fan_out = inputmaps * ks**2, maps * ks**2
+        bound = math.sqrt(6 / (fan_in + fan_out))
+        k = [[None] * maps for _ in range(inputmaps)]
+        for j in range(maps):
+            for i in range(inputmaps):
+                k[i][j] = (rng.rand(ks) - 0.5) * 2 * bound
+        layer["k"] = k
+        layer["b"] = [0.0] * maps
+        inputmaps = maps
+    maps, rows, cols = sizes[-1]
+    fvnum, onum = maps * rows * cols, y.shape[0]
+    net["ffb"] = np.zeros((onum, 1))
+    net["ffW"] = (rng.rand(onum, fvnum) - 0.5) * 2 * math.sqrt(6 / (onum + fvnum))
+    return net

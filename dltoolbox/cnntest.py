@@ -1,0 +1,34 @@
+"""cnntest: classification error (port of ``CNN/cnntest.m``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks
+from .cnnff import cnnff
+
+
+def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Fraction of samples whose largest output is not the largest entry of their label.
+
+    Parameters
+    ----------
+    net : dict
+        A set-up net; it is not modified (the forward pass runs on a shallow copy).
+    x : ndarray, shape (rows, cols, batch)
+    y : ndarray, shape (classes, batch)
+
+    Returns
+    -------
+    er : float
+        ``len(bad) / batch``.
+    bad : ndarray of int, shape (nbad,)
+        0-based indices of the wrongly classified samples (ties go to the first index).
+    """
+    checks.require_setup(net)
+    x = checks.maps_input(x)
+    y = checks.labels(y, x.shape[2], net["ffW"].shape[0])
+    scratch = dict(net, layers=[dict(layer) for layer in net["layers"]])
+    o = cnnff(scratch, x)["o"]
+    bad = np.flatnonzero(np.argmax(o, axis=0) != np.argmax(y, axis=0))
+    return len(bad) / y.shape[1], bad
