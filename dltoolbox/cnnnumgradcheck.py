@@ -34,8 +34,12 @@ def _params(work: dict, net: dict):
                 k = layer["k"][i][j]
                 for u in range(k.shape[0]):
                     for v in range(k.shape[1]):
-                        yield (f'layers[{l}]["k"][{i}][{j}][{u}, {v}]', k, (u, v),
-                               grads["dk"][i][j][u, v])
+                        yield (
+                            f'layers[{l}]["k"][{i}][{j}][{u}, {v}]',
+                            k,
+                            (u, v),
+                            grads["dk"][i][j][u, v],
+                        )
 
 
 def _copy_params(net: dict) -> dict:
@@ -52,8 +56,9 @@ def _copy_params(net: dict) -> dict:
     return out
 
 
-def cnnnumgradcheck(net: dict, x: np.ndarray, y: np.ndarray, epsilon: float = 1e-4,
-                    tol: float = 1e-8) -> dict:
+def cnnnumgradcheck(
+    net: dict, x: np.ndarray, y: np.ndarray, epsilon: float = 1e-4, tol: float = 1e-8
+) -> dict:
     """Check every gradient of ``net`` (from :func:`cnnbp` on ``x``, ``y``) numerically.
 
     For each scalar parameter p, ``(L(p + epsilon) - L(p - epsilon)) / (2 * epsilon)`` must be
@@ -95,4 +100,3 @@ def cnnnumgradcheck(net: dict, x: np.ndarray, y: np.ndarray, epsilon: float = 1e
                 f"numerical {numeric:.12g}, difference {abs(numeric - grad):.3g} > tol {tol:g}"
             )
     return net
-

@@ -45,9 +45,7 @@ class OctaveRandom:
 
     def __init__(self, seed: Any = 0) -> None:
         values = np.asarray(seed)
-        if values.size == 0 or not (
-            np.issubdtype(values.dtype, np.number) or values.dtype == bool
-        ):
+        if values.size == 0 or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
             raise TypeError(
                 f"seed: expected a number or a non-empty array of numbers, got {seed!r}"
             )

@@ -36,9 +36,14 @@ def test_toolbox_gradient_check_passes() -> None:
     [
         (lambda n: n["dffb"].__setitem__((3, 0), n["dffb"][3, 0] + 1e-6), r"ffb\[3\]"),
         (lambda n: n["dffW"].__setitem__((0, 5), n["dffW"][0, 5] * 1.001), r"ffW\[0, 5\]"),
-        (lambda n: n["layers"][3]["db"].__setitem__(1, n["layers"][3]["db"][1] + 1e-6),
-         r'layers\[3\]\["b"\]\[1\]'),
-        (lambda n: n["layers"][1]["dk"][0][1].__setitem__((2, 4), 0.5), r'layers\[1\]\["k"\]\[0\]\[1\]'),
+        (
+            lambda n: n["layers"][3]["db"].__setitem__(1, n["layers"][3]["db"][1] + 1e-6),
+            r'layers\[3\]\["b"\]\[1\]',
+        ),
+        (
+            lambda n: n["layers"][1]["dk"][0][1].__setitem__((2, 4), 0.5),
+            r'layers\[1\]\["k"\]\[0\]\[1\]',
+        ),
     ],
 )
 def test_gradient_check_catches_a_wrong_gradient(corrupt, where) -> None:
@@ -72,8 +77,12 @@ def test_gradient_check_leaves_the_net_unchanged() -> None:
 def test_last_layer_conv_gradients() -> None:
     rng = dlt.OctaveRandom(12)
     x, y = rng.rand(12, 12, 3), rng.rand(4, 3)
-    layers = [{"type": "i"}, {"type": "c", "outputmaps": 2, "kernelsize": 3},
-              {"type": "s", "scale": 2}, {"type": "c", "outputmaps": 3, "kernelsize": 3}]
+    layers = [
+        {"type": "i"},
+        {"type": "c", "outputmaps": 2, "kernelsize": 3},
+        {"type": "s", "scale": 2},
+        {"type": "c", "outputmaps": 3, "kernelsize": 3},
+    ]
     net = dlt.cnnsetup({"layers": layers}, x, y, rng)
     dlt.cnnnumgradcheck(dlt.cnnbp(dlt.cnnff(net, x), y), x, y)
 

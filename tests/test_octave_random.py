@@ -12,8 +12,15 @@ from refcases import layers_of, load_case, scalar
 import dltoolbox as dlt
 from dltoolbox.octave_random import _key_word
 
-SYNTHETIC = ["a_gradcheck_net", "c_nonsquare_22x18_k3", "d_last_conv", "e_scale3", "f_batch1",
-             "i_two_conv_in_a_row", "j_one_map_scale4_to_1x1"]
+SYNTHETIC = [
+    "a_gradcheck_net",
+    "c_nonsquare_22x18_k3",
+    "d_last_conv",
+    "e_scale3",
+    "f_batch1",
+    "i_two_conv_in_a_row",
+    "j_one_map_scale4_to_1x1",
+]
 ALL_SETUP = SYNTHETIC + ["b_mnist50_6c12c", "g_train_mnist500", "h_train_mnist500_cnntest"]
 
 
@@ -47,7 +54,9 @@ def test_inputs_and_setup_bit_for_bit(name: str) -> None:
     assert_setup_equal(net, c["net_setup"])
 
 
-@pytest.mark.parametrize("name", ["b_mnist50_6c12c", "g_train_mnist500", "h_train_mnist500_cnntest"])
+@pytest.mark.parametrize(
+    "name", ["b_mnist50_6c12c", "g_train_mnist500", "h_train_mnist500_cnntest"]
+)
 def test_mnist_setup_bit_for_bit(name: str) -> None:
     c = load_case(need(REFERENCE / f"{name}.mat"))
     x, y = np.asarray(c["x"], dtype=float), np.asarray(c["y"], dtype=float)
@@ -88,8 +97,19 @@ def test_list_seed_uses_init_by_array_not_init_genrand() -> None:
 
 @pytest.mark.parametrize(
     "value, word",
-    [(0, 0), (2.5, 3), (2.4999, 2), (-2.5, 0), (-0.4, 0), (1e20, 2**32 - 1), (2**32 - 0.5, 2**32 - 1),
-     (math.nan, 0), (math.inf, 0), (-math.inf, 0), (7, 7)],
+    [
+        (0, 0),
+        (2.5, 3),
+        (2.4999, 2),
+        (-2.5, 0),
+        (-0.4, 0),
+        (1e20, 2**32 - 1),
+        (2**32 - 0.5, 2**32 - 1),
+        (math.nan, 0),
+        (math.inf, 0),
+        (-math.inf, 0),
+        (7, 7),
+    ],
 )
 def test_seed_words_round_half_away_and_clamp(value: float, word: int) -> None:
     assert _key_word(value) == word

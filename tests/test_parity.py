@@ -48,7 +48,9 @@ def assert_params(net: dict, ref: dict, tol: float, stage: str) -> None:
             continue
         for i, row in enumerate(kgrid(r["k"])):
             for j, k in enumerate(row):
-                assert_close(net["layers"][l]["k"][i][j], k, tol, f"{stage} layers[{l}].k[{i}][{j}]")
+                assert_close(
+                    net["layers"][l]["k"][i][j], k, tol, f"{stage} layers[{l}].k[{i}][{j}]"
+                )
         for j, b in enumerate(r["b"]):
             assert_close(net["layers"][l]["b"][j], b, tol, f"{stage} layers[{l}].b[{j}]")
     assert_close(net["ffW"], ref["ffW"], tol, f"{stage} ffW")
@@ -56,7 +58,7 @@ def assert_params(net: dict, ref: dict, tol: float, stage: str) -> None:
 
 
 def assert_fields(net: dict, ref: dict, tol: float, stage: str) -> None:
-    """Every array Octave recorded at this stage: a, d, dk, db per layer, and the net-level fields."""
+    """Every array Octave recorded at this stage: per layer a, d, dk, db; then fv, o, e, L, ..."""
     for l, r in enumerate(ref["layers"]):
         layer = net["layers"][l]
         for key in ("a", "d", "db"):
@@ -141,8 +143,11 @@ def train_case() -> tuple[dict, np.ndarray, np.ndarray, dict]:
     c = case("g_train_mnist500")
     x, y = np.asarray(c["x"], dtype=float), np.asarray(c["y"], dtype=float)
     o = c["opts"]
-    opts = {"alpha": scalar(o["alpha"]), "batchsize": int(scalar(o["batchsize"])),
-            "numepochs": int(scalar(o["numepochs"]))}
+    opts = {
+        "alpha": scalar(o["alpha"]),
+        "batchsize": int(scalar(o["batchsize"])),
+        "numepochs": int(scalar(o["numepochs"])),
+    }
     return c, x, y, opts
 
 

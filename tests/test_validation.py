@@ -74,20 +74,40 @@ def test_y_rows_must_match_the_net(net, data) -> None:
 @pytest.mark.parametrize(
     "net_layers, err, match",
     [
-        ([{"type": "c", "outputmaps": 2, "kernelsize": 3}], ValueError, "first layer must have type 'i'"),
+        (
+            [{"type": "c", "outputmaps": 2, "kernelsize": 3}],
+            ValueError,
+            "first layer must have type 'i'",
+        ),
         (layers((2, {"type": "x"})), ValueError, r"\[2\]: expected type 'c' or 's', got 'x'"),
         ([{"type": "i"}, {"type": "c", "kernelsize": 3}], ValueError, "needs key 'outputmaps'"),
         ([{"type": "i"}, {"outputmaps": 2}], ValueError, r'\[1\]: missing key "type"'),
         ([{"type": "i"}, {"type": "s"}], ValueError, "needs key 'scale'"),
-        (layers((1, {"kernelsize": 0})), ValueError, r'\["kernelsize"\]: expected a positive integer'),
-        (layers((1, {"kernelsize": 2.5})), ValueError, r'\["kernelsize"\]: expected a positive integer'),
+        (
+            layers((1, {"kernelsize": 0})),
+            ValueError,
+            r'\["kernelsize"\]: expected a positive integer',
+        ),
+        (
+            layers((1, {"kernelsize": 2.5})),
+            ValueError,
+            r'\["kernelsize"\]: expected a positive integer',
+        ),
         (layers((1, {"outputmaps": -1})), ValueError, r'\["outputmaps"\]: expected a positive'),
         (layers((1, {"outputmaps": "6"})), TypeError, r'\["outputmaps"\]: expected a positive'),
         (layers((2, {"scale": 0})), ValueError, r'\["scale"\]: expected a positive integer'),
         (layers((2, {"scale": 1.5})), ValueError, r'\["scale"\]: expected a positive integer'),
-        (layers((1, {"kernelsize": 9})), ValueError, r'kernelsize"\]: expected at most the input map'),
+        (
+            layers((1, {"kernelsize": 9})),
+            ValueError,
+            r'kernelsize"\]: expected at most the input map',
+        ),
         (layers((2, {"scale": 4})), ValueError, "Layer 2 size must be integer. Actual: 1.5"),
-        (layers() + [{"type": "s", "scale": 1}], ValueError, r"\[3\]: a subsampling layer .* right after"),
+        (
+            layers() + [{"type": "s", "scale": 1}],
+            ValueError,
+            r"\[3\]: a subsampling layer .* right after",
+        ),
         ([], TypeError, 'net\\["layers"\\]: expected a non-empty list'),
         (["i"], TypeError, r"\[0\]: expected a dict"),
     ],
@@ -106,8 +126,18 @@ def test_net_must_be_a_dict_with_layers(data) -> None:
 
 def test_subsampling_right_after_input_works(data) -> None:
     x, y = data
-    net = dlt.cnnsetup({"layers": [{"type": "i"}, {"type": "s", "scale": 2},
-                                   {"type": "c", "outputmaps": 2, "kernelsize": 3}]}, x, y, rng=0)
+    net = dlt.cnnsetup(
+        {
+            "layers": [
+                {"type": "i"},
+                {"type": "s", "scale": 2},
+                {"type": "c", "outputmaps": 2, "kernelsize": 3},
+            ]
+        },
+        x,
+        y,
+        rng=0,
+    )
     dlt.cnnbp(dlt.cnnff(net, x), y)
     assert net["layers"][1]["b"] == [0.0]
     assert net["layers"][2]["dk"][0][1].shape == (3, 3)
@@ -116,8 +146,11 @@ def test_subsampling_right_after_input_works(data) -> None:
 
 def test_net_used_before_setup(data) -> None:
     x, y = data
-    for call in (lambda n: dlt.cnnff(n, x), lambda n: dlt.cnntest(n, x, y),
-                 lambda n: dlt.cnntrain(n, x, y, {"alpha": 1, "batchsize": 2, "numepochs": 1})):
+    for call in (
+        lambda n: dlt.cnnff(n, x),
+        lambda n: dlt.cnntest(n, x, y),
+        lambda n: dlt.cnntrain(n, x, y, {"alpha": 1, "batchsize": 2, "numepochs": 1}),
+    ):
         with pytest.raises(ValueError, match="not set up .* call cnnsetup"):
             call({"layers": layers()})
 
@@ -137,7 +170,9 @@ def test_x_of_another_size_than_set_up(net) -> None:
 @pytest.mark.parametrize("alpha", [0, -1, np.nan, np.inf, "1", None, True])
 def test_bad_alpha(net, data, alpha) -> None:
     dlt.cnnbp(dlt.cnnff(net, data[0]), data[1])
-    with pytest.raises((ValueError, TypeError), match=r'opts\["alpha"\]: expected a positive finite'):
+    with pytest.raises(
+        (ValueError, TypeError), match=r'opts\["alpha"\]: expected a positive finite'
+    ):
         dlt.cnnapplygrads(net, {"alpha": alpha})
     with pytest.raises((ValueError, TypeError), match=r'opts\["alpha"\]'):
         dlt.cnntrain(net, *data, {"alpha": alpha, "batchsize": 2, "numepochs": 1})

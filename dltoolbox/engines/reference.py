@@ -38,8 +38,7 @@ def pool_forward(a_prev: list, scale: int) -> list:
 def conv_delta(a: list, d_next: list, scale: int) -> list:
     """d[j] = a[j] .* (1 - a[j]) .* expand(d_next[j], [scale, scale, 1]) / scale^2."""
     return [
-        a[j] * (1 - a[j]) * (expand(d_next[j], [scale, scale, 1]) / scale**2)
-        for j in range(len(a))
+        a[j] * (1 - a[j]) * (expand(d_next[j], [scale, scale, 1]) / scale**2) for j in range(len(a))
     ]
 
 
@@ -58,8 +57,6 @@ def conv_grads(a_prev: list, d: list) -> tuple[list, list]:
     the sum over samples: the result is (ks, ks, 1), returned as (ks, ks).
     """
     batch = d[0].shape[2]
-    dk = [
-        [convn(flipall(ai), dj, "valid")[:, :, 0] / batch for dj in d] for ai in a_prev
-    ]
+    dk = [[convn(flipall(ai), dj, "valid")[:, :, 0] / batch for dj in d] for ai in a_prev]
     db = [float(np.sum(dj)) / batch for dj in d]
     return dk, db

@@ -1,0 +1,118 @@
+"""cnnsummary: shapes, parameter counts, multiply-adds and receptive fields of a net."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import checks
+from .cnnsetup import map_sizes
+
+
+@dataclass
+class LayerSummary:
+    """One row: ``shape`` is (maps, rows, cols) for map layers, (classes,) for the output."""
+
+    index: int | str
+    kind: str
+    shape: tuple[int, ...]
+    params: int
+    macs: int
+    receptive_field: tuple[int, int]
+
+
+@dataclass
+class Summary:
+    """Per-layer rows plus totals; ``str(summary)`` is a printable table."""
+
+    rows: list[LayerSummary] = field(default_factory=list)
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+    def __str__(self) -> str:
+        head = (
+            f"{'layer':>6}  {'type':<14} {'output shape':<14} {'params':>9} {'mult-adds':>11}  rf"
+        )
+        lines = [head, "-" * len(head)]
+        for r in self.rows:
+            shape = " x ".join(str(s) for s in r.shape)
+            rf = f"{r.receptive_field[0]}x{r.receptive_field[1]}"
+            lines.append(
+                f"{r.index!s:>6}  {r.kind:<14} {shape:<14} {r.params:>9,} {r.macs:>11,}  {rf}"
+            )
+        lines.append("-" * len(head))
+        lines.append(
+            f"{'total':>6}  {'':<14} {'':<14} {self.total_params:>9,} {self.total_macs:>11,}"
+        )
+        return "\n".join(lines)
+
+
+def cnnsummary(
+    net: dict, input_size: tuple[int, int] | None = None, classes: int | None = None
+) -> Summary:
+    """Describe every layer of ``net`` for one input sample.
+
+    Parameters
+    ----------
+    net : dict
+        A net with ``layers`` (set up or not; it is not modified).
+    input_size : (rows, cols), optional
+        The input map size; taken from ``layers[0]["a"][0]`` after :func:`cnnff` when omitted.
+    classes : int, optional
+        The number of outputs; taken from ``ffW`` after :func:`cnnsetup` when omitted.
+
+    Returns
+    -------
+    Summary
+        One row per layer and one for the fully connected output: output shape, trainable
+        parameters ((k*k*in + 1) * out for a conv layer, none for subsampling: its biases are
+        set up but never used), multiply-adds per sample (k*k*in per conv output, scale^2 per
+        pooled output, features per output unit; activations not counted) and the receptive
+        field of one unit on the input.
+    """
+    layers = checks.layers(net)
+    if input_size is None:
+        if "a" not in layers[0]:
+            raise ValueError("input_size: required (rows, cols) for a net that has not run cnnff")
+        input_size = layers[0]["a"][0].shape[:2]
+    rows, cols = (checks.positive_int(v, "input_size") for v in input_size)
+    if classes is None:
+        if "ffW" not in net:
+            raise ValueError("classes: required for a net that has not been through cnnsetup")
+        classes = net["ffW"].shape[0]
+    classes = checks.positive_int(classes, "classes")
+
+    sizes = map_sizes(layers, (rows, cols))
+    summary = Summary([LayerSummary(0, "input", sizes[0], 0, 0, (1, 1))])
+    rf, jump = 1, 1  # receptive field and distance between neighbouring units, in input pixels
+    for l in range(1, len(layers)):
+        layer, (maps, r, c), inmaps = layers[l], sizes[l], sizes[l - 1][0]
+        if layer["type"] == "c":
+            ks = layer["kernelsize"]
+            params, macs = (ks * ks * inmaps + 1) * maps, ks * ks * inmaps * maps * r * c
+            rf += (ks - 1) * jump
+            kind = f"conv {ks}x{ks}"
+        else:
+            scale = layer["scale"]
+            params, macs = 0, scale * scale * maps * r * c
+            rf += (scale - 1) * jump
+            jump *= scale
+            kind = f"mean-pool {scale}"
+        summary.rows.append(LayerSummary(l, kind, (maps, r, c), params, macs, (rf, rf)))
+    features = sizes[-1][0] * sizes[-1][1] * sizes[-1][2]
+    summary.rows.append(
+        LayerSummary(
+            "output",
+            "full+sigm",
+            (classes,),
+            (features + 1) * classes,
+            features * classes,
+            (rows, cols),
+        )
+    )
+    return summary
