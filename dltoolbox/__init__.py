@@ -9,6 +9,7 @@ from .cnnbp import cnnbp
 from .cnnff import cnnff
 from .cnnnumgradcheck import GradientCheckError, cnnnumgradcheck
 from .cnnsetup import cnnsetup
+from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import cnntrain
 from .octave_random import OctaveRandom
@@ -24,6 +25,7 @@ __all__ = [
     "cnnff",
     "cnnnumgradcheck",
     "cnnsetup",
+    "cnnsummary",
     "cnntest",
     "cnntrain",
     "expand",
