@@ -70,7 +70,18 @@ def cnnnumgradcheck(
     net : dict
         A net after ``cnnff(net, x)`` and ``cnnbp(net, y)``; not modified, returned.
     x : ndarray, shape (rows, cols, batch)
+        The inputs given to ``cnnff``; real numbers (float64 keeps the check meaningful).
     y : ndarray, shape (classes, batch)
+        The targets given to ``cnnbp``.
+    epsilon : float
+        The step of the central difference, positive.
+    tol : float
+        The largest allowed absolute difference, positive.
+
+    Returns
+    -------
+    net : dict
+        ``net`` itself, unchanged.
 
     Raises
     ------

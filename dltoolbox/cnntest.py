@@ -15,14 +15,16 @@ def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
     ----------
     net : dict
         A set-up net; it is not modified (the forward pass runs on a shallow copy).
-    x : ndarray, shape (rows, cols, batch)
+    x : ndarray, shape (rows, cols, batch) or (rows, cols) for one sample
+        Real numbers: float32 stays float32, any other numeric dtype is computed in float64.
     y : ndarray, shape (classes, batch)
+        Targets; only the row of each column's largest entry is used.
 
     Returns
     -------
     er : float
         ``len(bad) / batch``.
-    bad : ndarray of int, shape (nbad,)
+    bad : ndarray of int64, shape (nbad,)
         0-based indices of the wrongly classified samples (ties go to the first index).
     """
     checks.require_setup(net)

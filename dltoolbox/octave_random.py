@@ -61,6 +61,15 @@ class OctaveRandom:
         ``rand()`` is one float, ``rand(n)`` is an (n, n) array, ``rand(m, n, p, ...)`` is an
         array of that shape filled in column-major order, so it equals Octave's element for
         element.
+
+        Parameters
+        ----------
+        *dims : int
+            Non-negative sizes, as Octave's ``rand(dims...)``.
+
+        Returns
+        -------
+        float, or ndarray of float64 with shape (dims[0], dims[0]) for one size, else ``dims``
         """
         if not dims:
             return float(self._stream.random_sample())
@@ -76,6 +85,14 @@ class OctaveRandom:
 
         Octave draws n doubles ``r`` and, for i = 0 .. n-1, swaps ``idx[i]`` with
         ``idx[i + floor(r[i] * (n - i))]``.
+
+        Parameters
+        ----------
+        n : int, non-negative
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n: expected a non-negative integer, got {n!r}")

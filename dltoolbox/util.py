@@ -8,7 +8,17 @@ import numpy as np
 
 
 def sigm(p: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid ``1 / (1 + exp(-p))``, elementwise, any shape, same dtype for floats."""
+    """Logistic sigmoid ``1 / (1 + exp(-p))``, elementwise.
+
+    Parameters
+    ----------
+    p : ndarray, any shape (or a scalar)
+
+    Returns
+    -------
+    ndarray, the shape of ``p``
+        ``p``'s dtype for float input (float32 stays float32), float64 for integer input.
+    """
     return 1.0 / (1.0 + np.exp(-p))
 
 
@@ -23,6 +33,7 @@ def expand(a: np.ndarray, s: Sequence[int]) -> np.ndarray:
     Returns
     -------
     ndarray, shape (n0 * s[0], n1 * s[1], ...)
+        The dtype of ``a``.
 
     Examples
     --------
@@ -47,10 +58,30 @@ def expand(a: np.ndarray, s: Sequence[int]) -> np.ndarray:
 
 
 def flipall(x: np.ndarray) -> np.ndarray:
-    """Reverse ``x`` along every dimension (for a map stack, the batch axis too). A view."""
+    """Reverse ``x`` along every dimension (for a map stack, the batch axis too).
+
+    Parameters
+    ----------
+    x : ndarray, any shape, e.g. (rows, cols, batch)
+
+    Returns
+    -------
+    ndarray, the shape and dtype of ``x``
+        A view: ``flipall(x)[i, j, n] == x[-1 - i, -1 - j, -1 - n]``.
+    """
     return np.flip(x)
 
 
 def rot180(x: np.ndarray) -> np.ndarray:
-    """Rotate by 180 degrees in the first two dimensions (flip rows and columns). A view."""
+    """Rotate by 180 degrees in the first two dimensions (flip rows and columns).
+
+    Parameters
+    ----------
+    x : ndarray, shape (rows, cols, ...), at least 2-D
+
+    Returns
+    -------
+    ndarray, the shape and dtype of ``x``
+        A view: ``rot180(x)[i, j, ...] == x[-1 - i, -1 - j, ...]``.
+    """
     return np.flip(np.flip(x, 0), 1)
