@@ -11,7 +11,8 @@ from .cnnnumgradcheck import GradientCheckError, cnnnumgradcheck
 from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
-from .cnntrain import cnntrain
+from .cnntrain import NonFiniteLossError, cnntrain
+from .netio import compare_nets, load_net, save_net
 from .octave_random import OctaveRandom
 from .util import expand, flipall, rot180, sigm
 
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientCheckError",
+    "NonFiniteLossError",
     "OctaveRandom",
     "cnnapplygrads",
     "cnnbp",
@@ -28,8 +30,11 @@ __all__ = [
     "cnnsummary",
     "cnntest",
     "cnntrain",
+    "compare_nets",
     "expand",
     "flipall",
+    "load_net",
     "rot180",
+    "save_net",
     "sigm",
 ]

@@ -1,14 +1,151 @@
-"""cnntrain: mini-batch gradient descent over epochs (port of ``CNN/cnntrain.m``)."""
+"""cnntrain: mini-batch gradient descent over epochs (port of ``CNN/cnntrain.m``).
+
+Beyond the toolbox: a progress bar or callback, checkpoints after each epoch with resume, and a
+stop with :class:`NonFiniteLossError` when the loss becomes NaN or Inf.
+"""
 
 from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from . import checks
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint
 from .cnnapplygrads import cnnapplygrads
 from .cnnbp import cnnbp
 from .cnnff import cnnff
 from .cnnsetup import as_rng
+from .engines import engine_name
+from .netio import spec_of
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss ``L`` of a batch was NaN or Inf: training diverged.
+
+    Attributes ``epoch`` and ``batch`` are 0-based; the message counts from 1. The net is left as
+    it was before that batch.
+    """
+
+    def __init__(
+        self, loss: float, epoch: int, numepochs: int, batch: int, numbatches: int, alpha: float
+    ) -> None:
+        self.loss, self.epoch, self.batch, self.alpha = loss, epoch, batch, alpha
+        super().__init__(
+            f"cnntrain: the loss L became {loss} at epoch {epoch + 1}/{numepochs}, batch "
+            f"{batch + 1}/{numbatches}; training diverged. Try a smaller opts['alpha'] (it is "
+            f"{alpha:g}; e.g. {alpha / 10:g}). The net is left as it was before that batch."
+        )
+
+
+class _ProgressBar:
+    """A tqdm bar over each epoch's batches showing the smoothed loss ``rL[-1]`` and the rate."""
+
+    def __init__(self, numepochs: int) -> None:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            raise ImportError(
+                'opts["progress"]=True needs tqdm: pip install tqdm (or "dltoolbox[demo]"), '
+                "or pass a callable progress(epoch, batch, numbatches, net)"
+            ) from None
+        self.tqdm, self.numepochs, self.bar = tqdm, numepochs, None
+
+    def __call__(self, epoch: int, batch: int, numbatches: int, net: dict) -> None:
+        if batch == 0:
+            self.close()
+            desc = f"epoch {epoch + 1}/{self.numepochs}"
+            self.bar = self.tqdm(total=numbatches, desc=desc, unit="batch", mininterval=0.25)
+        self.bar.set_postfix_str(f"loss {net['rL'][-1]:.4f}", refresh=False)
+        self.bar.update(1)
+        if batch + 1 == numbatches:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _progress_option(value, numepochs: int) -> Callable | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return _ProgressBar(numepochs)
+    if callable(value):
+        return value
+    raise TypeError(
+        'opts["progress"]: expected None, False, True (a tqdm bar) or a callable '
+        f"progress(epoch, batch, numbatches, net), got {type(value).__name__}"
+    )
+
+
+def _snapshot(net: dict) -> tuple[dict, list[dict]]:
+    """Shallow copies of the net and its layer dicts: cnnff/cnnbp assign new field values."""
+    return dict(net), [dict(layer) for layer in net["layers"]]
+
+
+def _restore(net: dict, snapshot: tuple[dict, list[dict]]) -> None:
+    top, layers = snapshot
+    net.clear()
+    net.update(top)
+    for layer, saved in zip(net["layers"], layers):
+        layer.clear()
+        layer.update(saved)
+
+
+def _resume(net: dict, path, run: dict, numepochs: int, rng) -> int:
+    """Load the checkpoint into ``net`` and ``rng``; returns the epochs it had finished."""
+    saved, epochs_done, state, saved_run = load_checkpoint(path)
+    if saved_run != run:
+        raise ValueError(
+            f'opts["checkpoint"]: {path} was saved by another run ({saved_run}); this run is '
+            f"{run}. Remove it or set opts['resume'] to False to start afresh"
+        )
+    if epochs_done > numepochs:
+        raise ValueError(
+            f'opts["numepochs"]: the checkpoint {path} has already done {epochs_done} epochs, '
+            f"more than the {numepochs} asked for"
+        )
+    for layer, saved_layer in zip(net["layers"], saved.pop("layers")):
+        layer.update(saved_layer)
+    net.update(saved)
+    rng.set_state(state)
+    return epochs_done
+
+
+def _settings(opts: dict, m: int) -> tuple[float, int, int, str | os.PathLike | None, bool]:
+    """alpha, batchsize, numepochs, checkpoint and resume from ``opts``, checked."""
+    if not isinstance(opts, dict):
+        raise TypeError(f"opts: expected a dict, got {type(opts).__name__}")
+    for key in ("alpha", "batchsize", "numepochs"):
+        if key not in opts:
+            raise ValueError(
+                f"opts: missing key {key!r} (cnntrain needs alpha, batchsize, numepochs)"
+            )
+    alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
+    batchsize = checks.positive_int(opts["batchsize"], 'opts["batchsize"]')
+    numepochs = opts["numepochs"]
+    if isinstance(numepochs, bool) or not isinstance(numepochs, (int, np.integer)) or numepochs < 0:
+        raise ValueError(f'opts["numepochs"]: expected a non-negative integer, got {numepochs!r}')
+    numepochs = int(numepochs)
+    if m % batchsize:
+        raise ValueError(
+            f'opts["batchsize"]: expected a divisor of the sample count {m} '
+            f"(numbatches not integer), got {batchsize}"
+        )
+    checkpoint = opts.get("checkpoint")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f'opts["checkpoint"]: expected a file path, got {checkpoint!r}')
+    resume = opts.get("resume", False)
+    if not isinstance(resume, bool):
+        raise TypeError(f'opts["resume"]: expected True or False, got {resume!r}')
+    if resume and checkpoint is None:
+        raise ValueError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
+    return alpha, batchsize, numepochs, checkpoint, resume
 
 
 def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> dict:
@@ -21,48 +158,88 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     x : ndarray, shape (rows, cols, m)
     y : ndarray, shape (classes, m)
     opts : dict
-        ``alpha`` (learning rate), ``batchsize`` (must divide m), ``numepochs``.
+        ``alpha`` (learning rate), ``batchsize`` (must divide m), ``numepochs``; optional:
+
+        - ``progress``: None or False (silent, the default); True, a tqdm bar per epoch over its
+          batches showing the smoothed loss ``rL[-1]`` and the rate; or a callable
+          ``progress(epoch, batch, numbatches, net)`` called after every batch (0-based epoch
+          and batch; ``net["rL"]`` is up to date).
+        - ``checkpoint``: a file path; after each epoch the whole net (``rL`` included), the
+          number of finished epochs and the random-stream state are written to it atomically
+          (dltoolbox ``.npz`` content).
+        - ``resume``: with True and an existing ``checkpoint`` file, start from it: the net and
+          ``rng`` are restored and training goes on after its last finished epoch, ending with
+          exactly the net an uninterrupted run gives. The checkpoint must come from the same
+          alpha, batch size, sample count and layers (the data themselves are not checked).
+        - ``engine``: ``"fast"`` (the default) or ``"reference"``; stored as ``net["engine"]``,
+          it picks the kernels of :mod:`dltoolbox.engines` for this and later calls.
     rng : None, int or object with ``randperm(n)``
-        Each epoch draws ``kk = rng.randperm(m)``; batch b is ``kk[b*bs:(b+1)*bs]``.
+        Each epoch draws ``kk = rng.randperm(m)``; batch b is ``kk[b*bs:(b+1)*bs]``. With a
+        checkpoint it also needs ``get_state``/``set_state`` (as :class:`OctaveRandom`).
 
     Returns
     -------
     net : dict
         Trained, with ``rL`` (1 + numepochs * numbatches,): ``rL[0]`` is the first batch's
         loss, then each batch appends ``0.99 * rL[-1] + 0.01 * L``.
+
+    Raises
+    ------
+    NonFiniteLossError
+        A batch's loss ``L`` is NaN or Inf; the net is left as it was before that batch.
     """
     checks.require_setup(net)
     x = checks.maps_input(x)
     m = x.shape[2]
     y = checks.labels(y, m, net["ffW"].shape[0])
-    if not isinstance(opts, dict):
-        raise TypeError(f"opts: expected a dict, got {type(opts).__name__}")
-    for key in ("alpha", "batchsize", "numepochs"):
-        if key not in opts:
-            raise ValueError(f"opts: missing key {key!r} (cnntrain needs alpha, batchsize, numepochs)")
-    checks.positive_float(opts["alpha"], 'opts["alpha"]')
-    batchsize = checks.positive_int(opts["batchsize"], 'opts["batchsize"]')
-    numepochs = opts["numepochs"]
-    if isinstance(numepochs, bool) or not isinstance(numepochs, (int, np.integer)) or numepochs < 0:
-        raise ValueError(f'opts["numepochs"]: expected a non-negative integer, got {numepochs!r}')
-    if m % batchsize:
-        raise ValueError(
-            f'opts["batchsize"]: expected a divisor of the sample count {m} '
-            f"(numbatches not integer), got {batchsize}"
-        )
+    alpha, batchsize, numepochs, checkpoint, resume = _settings(opts, m)
+    if "engine" in opts:  # the kernels cnnff/cnnbp use from now on (see dltoolbox.engines)
+        net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
+    progress = _progress_option(opts.get("progress"), numepochs)
     rng = as_rng(rng)
     numbatches = m // batchsize
 
-    rL: list[float] = []
-    for _ in range(int(numepochs)):
-        kk = np.asarray(rng.randperm(m))
-        for b in range(numbatches):
-            idx = kk[b * batchsize : (b + 1) * batchsize]
-            cnnff(net, x[:, :, idx])
-            cnnbp(net, y[:, idx])
-            cnnapplygrads(net, opts)
-            if not rL:
-                rL.append(net["L"])
-            rL.append(0.99 * rL[-1] + 0.01 * net["L"])
-    net["rL"] = np.array(rL)
+    rL = np.empty(1 + numepochs * numbatches if numbatches else 0)
+    n = 0  # entries of rL filled so far
+    first_epoch = 0
+    if checkpoint is not None:
+        rng_state(rng)  # fail now, not after the first epoch
+        run = {
+            "alpha": alpha,
+            "batchsize": batchsize,
+            "samples": m,
+            "layers": spec_of(net),
+            "mapsize": list(x.shape[:2]),
+        }
+        if resume and Path(checkpoint).is_file():
+            first_epoch = _resume(net, checkpoint, run, numepochs, rng)
+            n = len(net["rL"])
+            rL[:n] = net["rL"]
+    net["rL"] = rL[:n]
+    try:
+        for epoch in range(first_epoch, numepochs):
+            kk = np.asarray(rng.randperm(m))
+            for b in range(numbatches):
+                idx = kk[b * batchsize : (b + 1) * batchsize]
+                before = _snapshot(net)
+                cnnff(net, x[:, :, idx])
+                cnnbp(net, y[:, idx])
+                if not math.isfinite(net["L"]):
+                    loss = net["L"]
+                    _restore(net, before)
+                    raise NonFiniteLossError(loss, epoch, numepochs, b, numbatches, alpha)
+                cnnapplygrads(net, opts)
+                if n == 0:
+                    rL[0] = net["L"]
+                    n = 1
+                rL[n] = 0.99 * rL[n - 1] + 0.01 * net["L"]
+                n += 1
+                net["rL"] = rL[:n]
+                if progress is not None:
+                    progress(epoch, b, numbatches, net)
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, net, epoch + 1, rng, run)
+    finally:
+        if isinstance(progress, _ProgressBar):
+            progress.close()
     return net
