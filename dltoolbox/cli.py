@@ -1,0 +1,263 @@
+"""The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare.
+
+Exit status: 0 success; 1 ``compare`` found a difference above the tolerance; 2 bad usage or
+input (the message says which), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .cnnsetup import cnnsetup
+from .cnntest import cnntest
+from .cnntrain import cnntrain
+from .datasets import load_mnist
+from .netio import compare_nets, comparison_table, load_net, save_net
+from .octave_random import OctaveRandom
+from .spec import parse_spec
+
+EXAMPLE_SPEC = "i-6c5-2s-12c5-2s"
+DEFAULT_TOL = 1e-12
+
+_DATA_HELP = (
+    "a toolbox mnist_uint8.mat, or a folder holding it or the four MNIST IDX files "
+    "(default: $DLTOOLBOX_DATA, else the cache ~/.cache/dltoolbox, else a download)"
+)
+_SUBSET_HELP = "use only the first N samples of each split, or NTRAIN,NTEST"
+
+
+def subset_arg(text: str) -> int | tuple[int, int]:
+    """``"N"`` -> N, ``"NTRAIN,NTEST"`` -> (NTRAIN, NTEST): the ``subset`` of :func:`load_mnist`."""
+    try:
+        parts = [int(p) for p in text.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"expected N or NTRAIN,NTEST (positive), got {text!r}")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
+def _positive(kind):
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return int(text)
+
+
+def _progress_option(wanted: bool) -> bool:
+    if not wanted:
+        return False
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        print('(no progress bar: pip install "dltoolbox[demo]" for tqdm)', file=sys.stderr)
+        return False
+    return True
+
+
+def _plots():
+    from . import plots
+
+    plots.require_matplotlib()
+    return plots
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Train a net on MNIST, test it, save it and draw its figures into ``args.out``."""
+    layers = parse_spec(args.spec)
+    plots = None if args.no_plots else _plots()  # fail before training, not after
+    dtype = np.float32 if args.dtype == "float32" else np.float64
+    train_x, train_y, test_x, test_y = load_mnist(args.data, dtype=dtype, subset=args.subset)
+    epochs = "epoch" if args.epochs == 1 else "epochs"
+    print(
+        f"{args.spec}: {train_x.shape[2]} training, {test_x.shape[2]} test images; "
+        f"alpha {args.alpha:g}, batch {args.batchsize}, {args.epochs} {epochs}, seed {args.seed}"
+    )
+    rng = OctaveRandom(args.seed)  # rand('state', seed)
+    net = cnnsetup({"layers": layers}, train_x, train_y, rng)
+    opts = {
+        "alpha": args.alpha,
+        "batchsize": args.batchsize,
+        "numepochs": args.epochs,
+        "progress": _progress_option(not args.no_progress),
+    }
+    start = time.perf_counter()
+    net = cnntrain(net, train_x, train_y, opts, rng)
+    print(f"trained in {time.perf_counter() - start:.1f} s")
+    er, bad = cnntest(net, test_x, test_y)
+    print(f"test error: {er:.4f}")
+    print(f"({len(bad)} of {test_x.shape[2]} test images misclassified)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [save_net(out / "cnn.mat", net, activations=False)]
+    if plots is not None:
+        if len(net.get("rL", ())):
+            written.append(plots.plot_loss(net["rL"], out / "rL.png"))
+        if any(layer["type"] == "c" for layer in net["layers"]):
+            written.append(plots.plot_kernels(net, out / "kernels.png"))
+        digit = int(np.argmax(test_y[:, 0]))
+        written.append(
+            plots.plot_feature_maps(net, test_x[:, :, 0], out / "feature_maps.png", label=digit)
+        )
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    net = load_net(args.net)
+    _, _, test_x, test_y = load_mnist(args.data, subset=args.subset)
+    er, bad = cnntest(net, test_x, test_y)
+    print(f"test error: {er:.4f}")
+    print(f"({len(bad)} of {test_x.shape[2]} test images misclassified)")
+    return 0
+
+
+def _fails(row: dict, tol: float) -> bool:
+    rel = row["max_rel"]
+    if rel is None:  # not compared: a field on one side only is fine, other shapes are not
+        return not row.get("note", "").startswith("only in")
+    return math.isnan(rel) or rel > tol
+
+
+def _compare(args: argparse.Namespace) -> int:
+    rows = compare_nets(args.a, args.b)
+    print(comparison_table(rows, tol=args.tol))
+    failed = [row["field"] for row in rows if _fails(row, args.tol)]
+    if failed:
+        print(f"above tolerance {args.tol:g} or not comparable: {', '.join(failed)}")
+        return 1
+    print(f"every compared field within max rel {args.tol:g}")
+    return 0
+
+
+def _training_options(p: argparse.ArgumentParser, out: str) -> None:
+    p.add_argument("--data", metavar="PATH", help=_DATA_HELP)
+    p.add_argument("--subset", type=subset_arg, metavar="N", help=_SUBSET_HELP)
+    p.add_argument("--out", default=out, metavar="DIR", help=f"output folder (default: {out})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plots", action="store_true", help="write no figures (no matplotlib)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dltoolbox`` command."""
+    parser = argparse.ArgumentParser(
+        prog="dltoolbox",
+        description="The CNN of DeepLearnToolbox in Python: run the toolbox's MNIST example, "
+        "train and test nets, and compare nets with MATLAB/Octave results.",
+        epilog="Run 'dltoolbox COMMAND --help' for a command's options. Exit status: 0 done, "
+        "1 compare found a difference above --tol, 2 bad usage or input.",
+    )
+    parser.add_argument("--version", action="version", version=f"dltoolbox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "demo",
+        help="the toolbox's test_example_CNN (prints test error: 0.1127 after 1 epoch)",
+        description="DeepLearnToolbox's test_example_CNN: i-6c5-2s-12c5-2s on MNIST, seed 0 "
+        "(rand('state', 0)), alpha 1, batch 50. After 1 epoch it prints 'test error: 0.1127' "
+        "as the toolbox does in Octave. Writes cnn.mat (loadable by MATLAB/Octave), rL.png "
+        "(the smoothed loss), kernels.png and feature_maps.png into --out.",
+    )
+    p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
+    _training_options(p, "out/test_example_CNN")
+    p.set_defaults(run=_train, spec=EXAMPLE_SPEC, alpha=1.0, batchsize=50, seed=0, dtype="float64")
+
+    p = sub.add_parser(
+        "train",
+        help="train a net given as a layer spec on MNIST, test it and save it",
+        description="Train a net on MNIST with cnnsetup/cnntrain, print its test error, and "
+        "write cnn.mat, rL.png, kernels.png and feature_maps.png into --out.",
+    )
+    p.add_argument(
+        "spec",
+        nargs="?",
+        default=EXAMPLE_SPEC,
+        help="layers, '-'-joined: <maps>c<kernelsize> (convolution), <scale>s (subsampling), "
+        f"an optional leading i (default: {EXAMPLE_SPEC})",
+    )
+    p.add_argument("--alpha", type=_positive(float), default=1.0, help="learning rate (default 1)")
+    p.add_argument(
+        "--batchsize",
+        type=_positive(int),
+        default=50,
+        help="samples per batch; must divide the training set size (default 50)",
+    )
+    p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
+    p.add_argument(
+        "--seed", type=_count, default=0, help="rand('state', SEED) for setup and order (0)"
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="dtype of the loaded images (default float64, the toolbox's double)",
+    )
+    _training_options(p, "out/train")
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser(
+        "test",
+        help="the MNIST test error of a saved net",
+        description="Load a net (.mat from save_net, MATLAB or Octave; FILE.mat:VARIABLE; .npz) "
+        "and print its error on the MNIST test set (the toolbox's transposed image layout).",
+    )
+    p.add_argument("net", help="FILE.mat, FILE.mat:VARIABLE or FILE.npz")
+    p.add_argument("--data", metavar="PATH", help=_DATA_HELP)
+    p.add_argument("--subset", type=subset_arg, metavar="N", help=_SUBSET_HELP)
+    p.set_defaults(run=_test)
+
+    p = sub.add_parser(
+        "compare",
+        help="per-field differences of two nets (ours beside MATLAB/Octave's)",
+        description="Print field, shape, max abs and max rel (max abs / max(1, max |B|)) "
+        "for every field of two nets, B being the reference. Exit status 1 when a compared "
+        "field's max rel is above --tol or NaN, or when the nets' layers or a field's shapes "
+        "differ; fields present on one side only are listed but do not fail.",
+    )
+    p.add_argument("a", metavar="A", help="FILE.mat, FILE.mat:VARIABLE or FILE.npz")
+    p.add_argument("b", metavar="B", help="the reference, in the same forms")
+    p.add_argument(
+        "--tol",
+        type=_positive(float),
+        default=DEFAULT_TOL,
+        help=f"largest max rel allowed (default {DEFAULT_TOL:g})",
+    )
+    p.set_defaults(run=_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        print(f"dltoolbox {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dltoolbox {args.command}: interrupted", file=sys.stderr)
+        return 130
