@@ -17,8 +17,8 @@ def _describe(value) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def numeric_array(value, name: str, ndims: tuple[int, ...]) -> np.ndarray:
-    """``value`` as a float64 array with ndim in ``ndims``, all finite."""
+def numeric_array(value, name: str, ndims: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+    """``value`` as a ``dtype`` (float64 unless told) array with ndim in ``ndims``, all finite."""
     arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
@@ -27,21 +27,22 @@ def numeric_array(value, name: str, ndims: tuple[int, ...]) -> np.ndarray:
     if arr.ndim not in ndims:
         want = " or ".join(f"{n}-D" for n in ndims)
         raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
-    arr = np.asarray(arr, dtype=np.float64)
+    arr = np.asarray(arr, dtype=dtype)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite values, found NaN or Inf")
     return arr
 
 
 def maps_input(x) -> np.ndarray:
-    """x as (rows, cols, batch) float64; a 2-D x is one sample."""
-    x = numeric_array(x, "x", (2, 3))
+    """x as (rows, cols, batch), float32 if x is float32, else float64; a 2-D x is one sample."""
+    dtype = np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64
+    x = numeric_array(x, "x", (2, 3), dtype)
     return x[:, :, None] if x.ndim == 2 else x
 
 
-def labels(y, batch: int, classes: int | None = None) -> np.ndarray:
-    """y as (classes, batch) float64, with its column count equal to the batch size."""
-    y = numeric_array(y, "y", (2,))
+def labels(y, batch: int, classes: int | None = None, dtype=np.float64) -> np.ndarray:
+    """y as (classes, batch) of ``dtype``, with its column count equal to the batch size."""
+    y = numeric_array(y, "y", (2,), dtype)
     if y.shape[1] != batch:
         raise ValueError(
             f"y: expected {batch} columns (one per sample of x), got shape {y.shape}"

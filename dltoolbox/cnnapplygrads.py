@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import checks
 
 
@@ -12,7 +14,8 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
     ----------
     net : dict
         A net after :func:`cnnbp`. Modified in place (new arrays are assigned to its
-        parameter fields, the old ones are left untouched) and returned.
+        parameter fields, the old ones are left untouched; the new ``k[i][j]`` of a layer
+        are views of one (inputmaps, outputmaps, ks, ks) array) and returned.
     opts : dict
         ``{"alpha": float}``, the learning rate, positive and finite.
     """
@@ -23,10 +26,9 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
     alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
     for layer in net["layers"][1:]:
         if layer["type"] == "c":
-            layer["k"] = [
-                [k - alpha * dk for k, dk in zip(krow, dkrow)]
-                for krow, dkrow in zip(layer["k"], layer["dk"])
-            ]
+            # every k[i][j] - alpha * dk[i][j] at once, on (inputmaps, outputmaps, ks, ks) stacks
+            k = np.array(layer["k"]) - alpha * np.array(layer["dk"])
+            layer["k"] = [list(row) for row in k]
             layer["b"] = [b - alpha * db for b, db in zip(layer["b"], layer["db"])]
     net["ffW"] = net["ffW"] - alpha * net["dffW"]
     net["ffb"] = net["ffb"] - alpha * net["dffb"]

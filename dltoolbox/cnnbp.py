@@ -29,7 +29,7 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     checks.require_keys(net, ("o", "fv"), "cnnbp", "cnnff")
     layers = net["layers"]
     o, fv, ffW = net["o"], net["fv"], net["ffW"]
-    y = checks.labels(y, o.shape[1], ffW.shape[0])
+    y = checks.labels(y, o.shape[1], ffW.shape[0], o.dtype)  # a float32 net stays float32
     batch = o.shape[1]
     engine = get_engine(net)
 

@@ -73,7 +73,8 @@ def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
     net : dict
         The same dict with, per conv layer, ``k[i][j]`` (ks, ks) and ``b[j] = 0.0``; per
         subsampling layer ``b[j] = 0.0`` (unused, as in the toolbox); ``ffW`` (classes,
-        features) and ``ffb`` (classes, 1).
+        features) and ``ffb`` (classes, 1). All float64, or float32 (``b[j]`` then
+        ``np.float32``) when ``x`` is float32: the net then computes in float32.
 
     Draw order (it fixes the random-stream parity): per conv layer, output map j outer, input
     map i inner, ``k = (rand(ks) - 0.5) * 2 * sqrt(6 / (fan_in + fan_out))``; then ``ffW``.
@@ -102,4 +103,16 @@ def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
     fvnum, onum = maps * rows * cols, y.shape[0]
     net["ffb"] = np.zeros((onum, 1))
     net["ffW"] = (rng.rand(onum, fvnum) - 0.5) * 2 * math.sqrt(6 / (onum + fvnum))
+    if x.dtype == np.float32:  # drawn in float64 as above, so a seed gives the same start
+        _cast(net, x.dtype)
     return net
+
+
+def _cast(net: dict, dtype: np.dtype) -> None:
+    """Store the kernels, conv biases, ffW and ffb of ``net`` as ``dtype``."""
+    for layer in net["layers"][1:]:
+        if layer["type"] == "c":
+            layer["k"] = [[k.astype(dtype) for k in row] for row in layer["k"]]
+            layer["b"] = [dtype.type(b) for b in layer["b"]]
+    net["ffW"] = net["ffW"].astype(dtype)
+    net["ffb"] = net["ffb"].astype(dtype)

@@ -17,6 +17,8 @@ from ..util import expand, flipall, rot180, sigm
 def convn(a: np.ndarray, k: np.ndarray, mode: str) -> np.ndarray:
     """MATLAB's ``convn``: true N-d convolution; a 2-D ``k`` is applied to every slice of ``a``."""
     k = k.reshape(k.shape + (1,) * (a.ndim - k.ndim))
+    if a.dtype == np.float32:  # as in MATLAB, single data stay single with a double kernel
+        k = k.astype(np.float32)
     return convolve(a, k, mode=mode, method="fft")
 
 

@@ -1,0 +1,94 @@
+"""Shared set-up of the benchmarks: one BLAS thread, the MNIST data, the toolbox example net.
+
+Import this module before numpy anywhere else: it pins the BLAS libraries to one thread.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # one thread on each side: multi-threaded BLAS collapses under load
+
+import platform  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.io  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("DLTOOLBOX_SHARED", ROOT.parent / "shared"))
+#: Seconds per MNIST epoch of the original toolbox in GNU Octave 7.3 on this machine kind.
+OCTAVE_EPOCH_S = 62.0
+
+
+def example_layers() -> list[dict]:
+    """The toolbox example net i-6c5-2s-12c5-2s."""
+    return [
+        {"type": "i"},
+        {"type": "c", "outputmaps": 6, "kernelsize": 5},
+        {"type": "s", "scale": 2},
+        {"type": "c", "outputmaps": 12, "kernelsize": 5},
+        {"type": "s", "scale": 2},
+    ]
+
+
+def load_mnist(path: str | None, dtype=np.float64):
+    """(train_x, train_y, test_x, test_y) as the toolbox builds them, in ``dtype``.
+
+    ``path`` is a toolbox ``mnist_uint8.mat``; without one, ``$DLTOOLBOX_SHARED`` (default
+    ``../shared``) ``/data/mnist_uint8.mat`` is used if present, else
+    ``dltoolbox.datasets.load_mnist()``.
+    """
+    mat = Path(path) if path else SHARED / "data" / "mnist_uint8.mat"
+    if not mat.exists():
+        if path:
+            raise FileNotFoundError(f"--data: {mat} does not exist")
+        from dltoolbox.datasets import load_mnist as load
+
+        return tuple(np.asarray(a, dtype=dtype) for a in load())
+    m = scipy.io.loadmat(mat)
+
+    def maps(name: str) -> np.ndarray:  # x = double(reshape(train_x', 28, 28, m)) / 255
+        raw = m[name]
+        x = np.reshape(raw.T, (28, 28, raw.shape[0]), order="F") / 255
+        return x.astype(dtype, order="F")  # column-major, as dltoolbox.datasets gives it
+
+    def labels(name: str) -> np.ndarray:
+        return m[name].T.astype(dtype, order="F")
+
+    return maps("train_x"), labels("train_y"), maps("test_x"), labels("test_y")
+
+
+def blas_core() -> str:
+    """The kernel family numpy's OpenBLAS chose (``OPENBLAS_CORETYPE`` overrides it), or '?'."""
+    import ctypes
+    import glob
+
+    libs = Path(np.__file__).parent.parent / "numpy.libs"
+    for lib in glob.glob(str(libs / "*openblas*.so*")):
+        handle = ctypes.CDLL(lib)
+        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                     "openblas_get_corename"):  # fmt: skip
+            if hasattr(handle, name):
+                func = getattr(handle, name)
+                func.restype = ctypes.c_char_p
+                return func().decode()
+    return "?"
+
+
+def machine() -> str:
+    """One line on where the numbers come from: CPU, core count, load, BLAS and versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    return (
+        f"{cpu}, {os.cpu_count()} cores, load average {load}; numpy {np.__version__}, "
+        f"OpenBLAS {blas_core()} kernels, one BLAS thread"
+    )
