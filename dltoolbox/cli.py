@@ -1,4 +1,4 @@
-"""The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare.
+"""The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare, summary.
 
 Exit status: 0 success; 1 ``compare`` found a difference above the tolerance; 2 bad usage or
 input (the message says which), 130 interrupted.
@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .cnnsetup import cnnsetup
+from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import cnntrain
 from .datasets import load_mnist
@@ -94,13 +95,19 @@ def _train(args: argparse.Namespace) -> int:
         f"alpha {args.alpha:g}, batch {args.batchsize}, {args.epochs} {epochs}, seed {args.seed}"
     )
     rng = OctaveRandom(args.seed)  # rand('state', seed)
-    net = cnnsetup({"layers": layers}, train_x, train_y, rng)
+    net = {"layers": layers}
+    if args.output != "sigm":
+        net["output"] = args.output
+    net = cnnsetup(net, train_x, train_y, rng)
     opts = {
         "alpha": args.alpha,
         "batchsize": args.batchsize,
         "numepochs": args.epochs,
         "progress": _progress_option(not args.no_progress),
     }
+    for key in ("momentum", "weight_decay", "lr_decay"):
+        if getattr(args, key) is not None:
+            opts[key] = getattr(args, key)
     start = time.perf_counter()
     net = cnntrain(net, train_x, train_y, opts, rng)
     print(f"trained in {time.perf_counter() - start:.1f} s")
@@ -150,6 +157,22 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str) -> tuple[int, int]:
+    """``"28x28"`` (or ``"28"``) -> (28, 28): rows x cols of the input maps."""
+    parts = text.lower().split("x")
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS such as 28x28, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _summary(args: argparse.Namespace) -> int:
+    net = {"layers": parse_spec(args.spec), "output": args.output}
+    print(cnnsummary(net, args.input, args.classes, args.channels))
+    return 0
+
+
 def _training_options(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--data", metavar="PATH", help=_DATA_HELP)
     p.add_argument("--subset", type=subset_arg, metavar="N", help=_SUBSET_HELP)
@@ -180,7 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
     _training_options(p, "out/test_example_CNN")
-    p.set_defaults(run=_train, spec=EXAMPLE_SPEC, alpha=1.0, batchsize=50, seed=0, dtype="float64")
+    p.set_defaults(
+        run=_train,
+        spec=EXAMPLE_SPEC,
+        alpha=1.0,
+        batchsize=50,
+        seed=0,
+        dtype="float64",
+        output="sigm",
+        momentum=None,
+        weight_decay=None,
+        lr_decay=None,
+    )
 
     p = sub.add_parser(
         "train",
@@ -192,8 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
         "spec",
         nargs="?",
         default=EXAMPLE_SPEC,
-        help="layers, '-'-joined: <maps>c<kernelsize> (convolution), <scale>s (subsampling), "
-        f"an optional leading i (default: {EXAMPLE_SPEC})",
+        help="layers, '-'-joined: <maps>c<kernelsize> (convolution; add r for relu, t for "
+        "tanh), <scale>s (subsampling; <scale>m for max pooling), an optional leading i "
+        f"(default: {EXAMPLE_SPEC})",
+    )
+    p.add_argument(
+        "--output", choices=("sigm", "softmax"), default="sigm", help="output function (sigm)"
+    )
+    p.add_argument("--momentum", type=float, default=None, help="momentum in [0, 1) (none)")
+    p.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay (none)")
+    p.add_argument(
+        "--lr-decay", type=float, default=None, help="alpha factor per epoch, in (0, 1] (none)"
     )
     p.add_argument("--alpha", type=_positive(float), default=1.0, help="learning rate (default 1)")
     p.add_argument(
@@ -243,6 +286,32 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"largest max rel allowed (default {DEFAULT_TOL:g})",
     )
     p.set_defaults(run=_compare)
+
+    p = sub.add_parser(
+        "summary",
+        help="per-layer output shapes, parameters, multiply-adds and receptive fields of a spec",
+        description="Print cnnsummary's table for a layer spec: per layer the output shape "
+        "(maps x rows x cols), trainable parameters, multiply-adds per sample and the receptive "
+        "field, with totals. Spec tokens: <maps>c<kernelsize> (add r for relu, t for tanh), "
+        "<scale>s (mean) or <scale>m (max pooling), an optional leading i or i<channels>.",
+    )
+    p.add_argument("spec", help="layers such as 6c5-2s-12c5-2s or i3-8c5r-2m-16c5r-2m")
+    p.add_argument(
+        "--input", type=_size, default=(28, 28), metavar="ROWSxCOLS", help="map size (28x28)"
+    )
+    p.add_argument(
+        "--classes", type=_positive(int), default=10, help="number of outputs (default 10)"
+    )
+    p.add_argument(
+        "--channels",
+        type=_positive(int),
+        default=None,
+        help="input channels (default: from the spec's i<channels>, else 1)",
+    )
+    p.add_argument(
+        "--output", choices=("sigm", "softmax"), default="sigm", help="output function (sigm)"
+    )
+    p.set_defaults(run=_summary)
     return parser
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
+from .activations import cross_entropy, derivative, softmax_delta
 from .engines import get_engine
 
 
 def cnnbp(net: dict, y: np.ndarray) -> dict:
-    """Back-propagate the squared error of the last :func:`cnnff` against targets ``y``.
+    """Back-propagate the loss of the last :func:`cnnff` against targets ``y``.
+
+    The loss is the toolbox's squared error, or the cross-entropy for a softmax output
+    (``net["output"] == "softmax"``).
 
     Parameters
     ----------
@@ -20,7 +24,9 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     Returns
     -------
     net : dict
-        With ``e = o - y`` and ``L = 0.5 * sum(e**2) / batch`` (float); ``od`` (classes, batch),
+        With ``e = o - y`` and ``L = 0.5 * sum(e**2) / batch`` (float; softmax output:
+        ``L = -sum(y .* log(o)) / batch``, and ``od = o .* sum(y) - y``, that is ``o - y`` for
+        labels whose columns sum to 1); ``od`` (classes, batch),
         ``fvd`` (features, batch); every layer's ``d[j]`` (rows_l, cols_l, batch) above the
         input layer; conv layers' ``dk[i][j]`` (ks, ks) and ``db[j]`` (float); ``dffW``
         (classes, features) and ``dffb`` (classes, 1). Gradients are batch means.
@@ -34,12 +40,19 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     engine = get_engine(net)
 
     net["e"] = o - y
-    net["L"] = float(0.5 * np.sum(net["e"] ** 2) / batch)
-
-    net["od"] = net["e"] * (o * (1 - o))  # output delta (classes, batch)
+    if net.get("output", "sigm") == "softmax":  # cross-entropy
+        net["L"] = cross_entropy(o, y)
+        net["od"] = softmax_delta(o, y)  # o - y for one-hot labels
+    else:
+        net["L"] = float(0.5 * np.sum(net["e"] ** 2) / batch)
+        net["od"] = net["e"] * (o * (1 - o))  # output delta (classes, batch)
     net["fvd"] = ffW.T @ net["od"]  # feature vector delta (features, batch)
     if layers[-1]["type"] == "c":  # only conv layers have a sigmoid of their own
-        net["fvd"] = net["fvd"] * (fv * (1 - fv))
+        activation = layers[-1].get("activation", "sigm")
+        if activation == "sigm":
+            net["fvd"] = net["fvd"] * (fv * (1 - fv))
+        else:
+            net["fvd"] = net["fvd"] * derivative(fv, activation)
 
     # feature-vector delta back into map shape: the inverse of cnnff's column-major flatten
     rows, cols, _ = layers[-1]["a"][0].shape
@@ -52,15 +65,19 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     for l in range(len(layers) - 2, 0, -1):
         layer, above = layers[l], layers[l + 1]
         if layer["type"] == "c":  # above is 's': un-pool through expand
-            layer["d"] = engine.conv_delta(layer["a"], above["d"], above["scale"])
+            layer["d"] = engine.conv_delta(
+                layer["a"],
+                above["d"],
+                above["scale"],
+                layer.get("activation", "sigm"),
+                above.get("method", "mean"),
+            )
         else:  # above is 'c': 'full' convolution with the rotated kernels
             layer["d"] = engine.pool_delta(above["d"], above["k"])
 
     for l in range(1, len(layers)):
         if layers[l]["type"] == "c":
-            layers[l]["dk"], layers[l]["db"] = engine.conv_grads(
-                layers[l - 1]["a"], layers[l]["d"]
-            )
+            layers[l]["dk"], layers[l]["db"] = engine.conv_grads(layers[l - 1]["a"], layers[l]["d"])
     net["dffW"] = net["od"] @ fv.T / batch
     net["dffb"] = np.mean(net["od"], axis=1, keepdims=True)
     return net

@@ -25,10 +25,13 @@ def as_rng(rng):
     )
 
 
-def map_sizes(layers: list, mapsize: tuple[int, int]) -> list[tuple[int, int, int]]:
-    """(maps, rows, cols) of every layer for input maps of ``mapsize``; checks they fit."""
+def map_sizes(
+    layers: list, mapsize: tuple[int, int], channels: int = 1
+) -> list[tuple[int, int, int]]:
+    """(maps, rows, cols) of every layer for ``channels`` input maps of ``mapsize``; checks
+    they fit."""
     rows, cols = mapsize
-    maps = 1
+    maps = channels
     sizes = [(maps, rows, cols)]
     for l, layer in enumerate(layers[1:], start=1):
         if layer["type"] == "s":
@@ -60,8 +63,12 @@ def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
     net : dict
         ``{"layers": [{"type": "i"}, {"type": "c", "outputmaps": 6, "kernelsize": 5},
         {"type": "s", "scale": 2}, ...]}``. Modified in place and returned.
-    x : ndarray, shape (rows, cols, batch) or (rows, cols)
-        Only its map size is used.
+    x : ndarray, shape (rows, cols, batch) or (rows, cols), or (rows, cols, channels, batch)
+        Only its map size and channel count are used. A 4-D x sets up a net with
+        ``channels`` input maps, recorded as ``net["layers"][0]["channels"]`` (when more than
+        one); a net whose input layer already says ``"channels"`` reads a 3-D x as one sample
+        (rows, cols, channels). An RGB array ``img`` of shape (batch, height, width, 3) is
+        passed as ``img.transpose(1, 2, 3, 0)``.
     y : ndarray, shape (classes, batch)
         Only its row count (the number of outputs) is used.
     rng : None, int or object with ``rand(*dims)`` and ``randperm(n)``
@@ -78,13 +85,19 @@ def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
 
     Draw order (it fixes the random-stream parity): per conv layer, output map j outer, input
     map i inner, ``k = (rand(ks) - 0.5) * 2 * sqrt(6 / (fan_in + fan_out))``; then ``ffW``.
+    The first conv layer's fan-in counts the input channels: ``channels * ks^2``.
     """
     layers = checks.layers(net)
-    x = checks.maps_input(x)
-    y = checks.labels(y, x.shape[2])
+    nchannels = checks.channels(net)
+    if "channels" not in layers[0] and np.ndim(x) == 4:
+        nchannels = np.shape(x)[2]
+    x = checks.net_input(x, nchannels)
+    y = checks.labels(y, x.shape[-1])
     rng = as_rng(rng)
-    sizes = map_sizes(layers, x.shape[:2])
-    inputmaps = 1
+    sizes = map_sizes(layers, x.shape[:2], nchannels)
+    if nchannels > 1:
+        layers[0]["channels"] = nchannels
+    inputmaps = nchannels
     for layer in layers[1:]:
         if layer["type"] == "s":
             layer["b"] = [0.0] * inputmaps

@@ -53,7 +53,10 @@ class Summary:
 
 
 def cnnsummary(
-    net: dict, input_size: tuple[int, int] | None = None, classes: int | None = None
+    net: dict,
+    input_size: tuple[int, int] | None = None,
+    classes: int | None = None,
+    channels: int | None = None,
 ) -> Summary:
     """Describe every layer of ``net`` for one input sample.
 
@@ -65,15 +68,20 @@ def cnnsummary(
         The input map size; taken from ``layers[0]["a"][0]`` after :func:`cnnff` when omitted.
     classes : int, optional
         The number of outputs; taken from ``ffW`` after :func:`cnnsetup` when omitted.
+    channels : int, optional
+        The input channel count; ``net["layers"][0]["channels"]`` (default 1) when omitted.
 
     Returns
     -------
     Summary
         One row per layer and one for the fully connected output: output shape, trainable
-        parameters ((k*k*in + 1) * out for a conv layer, none for subsampling: its biases are
-        set up but never used), multiply-adds per sample (k*k*in per conv output, scale^2 per
-        pooled output, features per output unit; activations not counted) and the receptive
-        field of one unit on the input.
+        parameters ((k*k*in + 1) * out for a conv layer, ``in`` counting the input channels for
+        the first; none for subsampling: its biases are set up but never used), multiply-adds
+        per sample (k*k*in per conv output, scale^2 per pooled output (the mean pool's box
+        filter; for max pooling the scale^2 comparisons), features per output unit; activations
+        and the softmax not counted) and the receptive field of one unit on the input. The
+        type column names the conv layers' activation, the pooling method and the output
+        function (``full+sigm`` or ``full+softmax``).
     """
     layers = checks.layers(net)
     if input_size is None:
@@ -86,8 +94,11 @@ def cnnsummary(
             raise ValueError("classes: required for a net that has not been through cnnsetup")
         classes = net["ffW"].shape[0]
     classes = checks.positive_int(classes, "classes")
+    if channels is None:
+        channels = checks.channels(net)
+    channels = checks.positive_int(channels, "channels")
 
-    sizes = map_sizes(layers, (rows, cols))
+    sizes = map_sizes(layers, (rows, cols), channels)
     summary = Summary([LayerSummary(0, "input", sizes[0], 0, 0, (1, 1))])
     rf, jump = 1, 1  # receptive field and distance between neighbouring units, in input pixels
     for l in range(1, len(layers)):
@@ -96,19 +107,19 @@ def cnnsummary(
             ks = layer["kernelsize"]
             params, macs = (ks * ks * inmaps + 1) * maps, ks * ks * inmaps * maps * r * c
             rf += (ks - 1) * jump
-            kind = f"conv {ks}x{ks}"
+            kind = f"conv {ks}x{ks} {layer.get('activation', 'sigm')}"
         else:
             scale = layer["scale"]
             params, macs = 0, scale * scale * maps * r * c
             rf += (scale - 1) * jump
             jump *= scale
-            kind = f"mean-pool {scale}"
+            kind = f"{layer.get('method', 'mean')}-pool {scale}"
         summary.rows.append(LayerSummary(l, kind, (maps, r, c), params, macs, (rf, rf)))
     features = sizes[-1][0] * sizes[-1][1] * sizes[-1][2]
     summary.rows.append(
         LayerSummary(
             "output",
-            "full+sigm",
+            f"full+{net.get('output', 'sigm')}",
             (classes,),
             (features + 1) * classes,
             features * classes,

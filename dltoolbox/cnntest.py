@@ -15,7 +15,8 @@ def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
     ----------
     net : dict
         A set-up net; it is not modified (the forward pass runs on a shallow copy).
-    x : ndarray, shape (rows, cols, batch) or (rows, cols) for one sample
+    x : ndarray, shape (rows, cols, batch) or (rows, cols) for one sample; for a net with
+        several input channels (rows, cols, channels, batch) or (rows, cols, channels)
         Real numbers: float32 stays float32, any other numeric dtype is computed in float64.
     y : ndarray, shape (classes, batch)
         Targets; only the row of each column's largest entry is used.
@@ -28,8 +29,8 @@ def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
         0-based indices of the wrongly classified samples (ties go to the first index).
     """
     checks.require_setup(net)
-    x = checks.maps_input(x)
-    y = checks.labels(y, x.shape[2], net["ffW"].shape[0])
+    x = checks.net_input(x, checks.channels(net))
+    y = checks.labels(y, x.shape[-1], net["ffW"].shape[0])
     scratch = dict(net, layers=[dict(layer) for layer in net["layers"]])
     o = cnnff(scratch, x)["o"]
     bad = np.flatnonzero(np.argmax(o, axis=0) != np.argmax(y, axis=0))

@@ -155,7 +155,8 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     ----------
     net : dict
         A net from :func:`cnnsetup`. Modified in place and returned.
-    x : ndarray, shape (rows, cols, m)
+    x : ndarray, shape (rows, cols, m), or (rows, cols, channels, m) for a net with several
+        input channels (see :func:`cnnsetup`)
     y : ndarray, shape (classes, m)
     opts : dict
         ``alpha`` (learning rate), ``batchsize`` (must divide m), ``numepochs``; optional:
@@ -173,6 +174,11 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
           alpha, batch size, sample count and layers (the data themselves are not checked).
         - ``engine``: ``"fast"`` (the default) or ``"reference"``; stored as ``net["engine"]``,
           it picks the kernels of :mod:`dltoolbox.engines` for this and later calls.
+        - ``momentum`` and ``weight_decay``: passed to :func:`cnnapplygrads` (velocities are
+          kept in the net, and so in checkpoints).
+        - ``lr_decay`` (in (0, 1]): epoch e (0-based) steps with ``alpha * lr_decay**e``.
+
+        Absent, these three give the toolbox's plain SGD exactly.
     rng : None, int or object with ``randperm(n)``
         Each epoch draws ``kk = rng.randperm(m)``; batch b is ``kk[b*bs:(b+1)*bs]``. With a
         checkpoint it also needs ``get_state``/``set_state`` (as :class:`OctaveRandom`).
@@ -189,10 +195,11 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         A batch's loss ``L`` is NaN or Inf; the net is left as it was before that batch.
     """
     checks.require_setup(net)
-    x = checks.maps_input(x)
-    m = x.shape[2]
+    x = checks.net_input(x, checks.channels(net))
+    m = x.shape[-1]
     y = checks.labels(y, m, net["ffW"].shape[0])
     alpha, batchsize, numepochs, checkpoint, resume = _settings(opts, m)
+    extra = checks.optimizer(opts)
     if "engine" in opts:  # the kernels cnnff/cnnbp use from now on (see dltoolbox.engines)
         net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
     progress = _progress_option(opts.get("progress"), numepochs)
@@ -210,6 +217,7 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
             "samples": m,
             "layers": spec_of(net),
             "mapsize": list(x.shape[:2]),
+            **extra,
         }
         if resume and Path(checkpoint).is_file():
             first_epoch = _resume(net, checkpoint, run, numepochs, rng)
@@ -219,16 +227,19 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     try:
         for epoch in range(first_epoch, numepochs):
             kk = np.asarray(rng.randperm(m))
+            step_opts = opts
+            if "lr_decay" in extra:
+                step_opts = dict(opts, alpha=alpha * extra["lr_decay"] ** epoch)
             for b in range(numbatches):
                 idx = kk[b * batchsize : (b + 1) * batchsize]
                 before = _snapshot(net)
-                cnnff(net, x[:, :, idx])
+                cnnff(net, x[..., idx])
                 cnnbp(net, y[:, idx])
                 if not math.isfinite(net["L"]):
                     loss = net["L"]
                     _restore(net, before)
                     raise NonFiniteLossError(loss, epoch, numepochs, b, numbatches, alpha)
-                cnnapplygrads(net, opts)
+                cnnapplygrads(net, step_opts)
                 if n == 0:
                     rL[0] = net["L"]
                     n = 1

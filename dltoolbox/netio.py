@@ -23,15 +23,21 @@ from typing import Any, BinaryIO
 import numpy as np
 import scipy.io
 
+from .spec import spec_of_layers
+
 PathLike = str | os.PathLike
 
 #: Top-level numeric fields of the toolbox's net, in the order they are written.
-TOP_ARRAYS = ("ffb", "ffW", "rL", "fv", "o", "e", "L", "od", "fvd", "dffW", "dffb")
-#: Layer fields: integers, lists of maps (rows, cols, batch), grids k{i}{j}, lists of scalars.
-LAYER_INTS = ("outputmaps", "kernelsize", "scale")
+#: Then the momentum velocities of cnnapplygrads (training state, kept with the parameters).
+TOP_ARRAYS = (
+    "ffb", "ffW", "rL", "fv", "o", "e", "L", "od", "fvd", "dffW", "dffb", "vffW", "vffb"
+)  # fmt: skip
+#: Layer fields: integers, lists of maps (rows, cols, batch), grids k{i}{j}, lists of scalars
+#: (``channels`` of the input layer, ``vk``/``vb`` the velocities of ``k``/``b``).
+LAYER_INTS = ("channels", "outputmaps", "kernelsize", "scale")
 LAYER_MAPS = ("a", "d")
-LAYER_GRIDS = ("k", "dk")
-LAYER_SCALARS = ("b", "db")
+LAYER_GRIDS = ("k", "dk", "vk")
+LAYER_SCALARS = ("b", "db", "vb")
 #: Activations and gradients of the last pass (``save_net(..., activations=False)`` drops them).
 PASS_FIELDS = frozenset(("fv", "o", "e", "L", "od", "fvd", "dffW", "dffb", "a", "d", "dk", "db"))
 
@@ -285,7 +291,7 @@ def net_from_arrays(arrays: Any, source: str = "arrays") -> dict:
     return net
 
 
-_LAYER_KEY_ORDER = ("type", *LAYER_INTS, "k", "b", "a", "d", "dk", "db")
+_LAYER_KEY_ORDER = ("type", *LAYER_INTS, "k", "b", "a", "d", "dk", "db", "vk", "vb")
 
 
 def _layer_order(item: tuple[str, Any]) -> int:
@@ -649,17 +655,8 @@ def _as_net(value: Any, which: str) -> dict:
 
 
 def spec_of(net: dict) -> str:
-    """The layer spec, as ``i-6c5-2s-12c5-2s``."""
-    parts = []
-    for layer in net["layers"]:
-        kind = layer["type"]
-        if kind == "c":
-            parts.append(f"{layer.get('outputmaps', '?')}c{layer.get('kernelsize', '?')}")
-        elif kind == "s":
-            parts.append(f"{layer.get('scale', '?')}s")
-        else:
-            parts.append(kind)
-    return "-".join(parts)
+    """The layer spec, as ``i-6c5-2s-12c5-2s`` (see :mod:`dltoolbox.spec`)."""
+    return spec_of_layers(net["layers"])
 
 
 def _flat_fields(net: dict) -> dict[str, tuple[str, list[np.ndarray]]]:
@@ -670,7 +667,7 @@ def _flat_fields(net: dict) -> dict[str, tuple[str, list[np.ndarray]]]:
             arr = np.asarray(net[key])
             out[key] = (str(arr.shape), [arr])
     for l, layer in enumerate(net["layers"]):
-        for key in ("k", "b", "a", "d", "dk", "db"):
+        for key in ("k", "b", "a", "d", "dk", "db", "vk", "vb"):
             if key not in layer:
                 continue
             name = f"layers[{l}].{key}"

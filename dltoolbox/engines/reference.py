@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import convolve
 
+from ..activations import activate, derivative
 from ..util import expand, flipall, rot180, sigm
 
 
@@ -22,26 +23,80 @@ def convn(a: np.ndarray, k: np.ndarray, mode: str) -> np.ndarray:
     return convolve(a, k, mode=mode, method="fft")
 
 
-def conv_forward(a_prev: list, k: list, b: list) -> list:
-    """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols, batch)."""
+def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> list:
+    """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols, batch).
+
+    Another ``activation`` (see :mod:`dltoolbox.activations`) replaces sigm.
+    """
     out = []
     for j in range(len(b)):
         z = sum(convn(a_prev[i], k[i][j], "valid") for i in range(len(a_prev)))
-        out.append(sigm(z + b[j]))
+        out.append(sigm(z + b[j]) if activation == "sigm" else activate(z + b[j], activation))
     return out
 
 
-def pool_forward(a_prev: list, scale: int) -> list:
-    """Mean pooling: convolve with ones(scale) / scale^2 and keep every scale-th element."""
+def pool_forward(a_prev: list, scale: int, method: str = "mean") -> list:
+    """Mean pooling: convolve with ones(scale) / scale^2 and keep every scale-th element.
+
+    ``method="max"``: the largest element of each scale x scale block (:func:`max_pool`).
+    """
+    if method == "max":
+        return [max_pool(a, scale) for a in a_prev]
     box = np.ones((scale, scale)) / scale**2
     return [convn(a, box, "valid")[::scale, ::scale, :] for a in a_prev]
 
 
-def conv_delta(a: list, d_next: list, scale: int) -> list:
-    """d[j] = a[j] .* (1 - a[j]) .* expand(d_next[j], [scale, scale, 1]) / scale^2."""
+def max_pool(a: np.ndarray, scale: int) -> np.ndarray:
+    """(rows / scale, cols / scale, batch): the maximum of each scale x scale block of ``a``."""
+    out = a[::scale, ::scale].copy()
+    for q in range(scale):
+        for p in range(scale):
+            np.maximum(out, a[p::scale, q::scale], out=out)
+    return out
+
+
+def max_unpool(a: np.ndarray, d: np.ndarray, scale: int) -> np.ndarray:
+    """The pooling layer's delta ``d`` sent back to the maximum of each block of ``a``.
+
+    Every other position gets 0. Of equal maxima the first in column-major order within the
+    block (row offset p varying fastest) takes it: blocks are walked in that order and a
+    position is taken only while its block has none.
+    """
+    pooled = max_pool(a, scale)
+    out = np.zeros_like(a, dtype=np.result_type(a, d))
+    taken = np.zeros(pooled.shape, dtype=bool)
+    for q in range(scale):
+        for p in range(scale):
+            hit = (a[p::scale, q::scale] == pooled) & ~taken
+            out[p::scale, q::scale][hit] = d[hit]
+            taken |= hit
+    return out
+
+
+def conv_delta(
+    a: list, d_next: list, scale: int, activation: str = "sigm", method: str = "mean"
+) -> list:
+    """d[j] = a[j] .* (1 - a[j]) .* expand(d_next[j], [scale, scale, 1]) / scale^2.
+
+    Another ``activation``: its derivative replaces ``a .* (1 - a)``; ``method="max"``:
+    :func:`max_unpool` replaces the spread ``expand(...) / scale^2``.
+    """
+    if activation == "sigm" and method == "mean":
+        return [
+            a[j] * (1 - a[j]) * (expand(d_next[j], [scale, scale, 1]) / scale**2)
+            for j in range(len(a))
+        ]
     return [
-        a[j] * (1 - a[j]) * (expand(d_next[j], [scale, scale, 1]) / scale**2) for j in range(len(a))
+        derivative(a[j], activation) * _unpool(a[j], d_next[j], scale, method)
+        for j in range(len(a))
     ]
+
+
+def _unpool(a: np.ndarray, d: np.ndarray, scale: int, method: str) -> np.ndarray:
+    """The delta ``d`` of a pooling layer spread back over its input ``a``."""
+    if method == "max":
+        return max_unpool(a, d, scale)
+    return expand(d, [scale, scale, 1]) / scale**2
 
 
 def pool_delta(d_next: list, k_next: list) -> list:
