@@ -58,7 +58,9 @@ def test_gradient_check_catches_a_wrong_backprop(monkeypatch) -> None:
     from dltoolbox.engines import reference
 
     wrong = reference.conv_delta
-    monkeypatch.setattr(reference, "conv_delta", lambda a, d, s: [v * s**2 for v in wrong(a, d, s)])
+    monkeypatch.setattr(
+        reference, "conv_delta", lambda a, d, s, *opt: [v * s**2 for v in wrong(a, d, s, *opt)]
+    )
     net, x, y = gradcheck_net("reference")
     with pytest.raises(dlt.GradientCheckError, match="layers"):
         dlt.cnnnumgradcheck(net, x, y)

@@ -557,3 +557,73 @@ def test_bad_training_options(key, value, message):
         dlt.cnnapplygrads(net, {"alpha": 1.0, key: value})
     with pytest.raises(error, match=message):
         dlt.cnntrain(net, x, y, {"alpha": 1.0, "batchsize": 2, "numepochs": 1, key: value})
+
+
+# --------------------------------------------------------------------------- specs, summary, CLI
+
+
+def test_spec_letters():
+    assert parse_spec("i3-6c5r-2m-12c5t-2s-4c1") == [
+        {"type": "i", "channels": 3},
+        {"type": "c", "outputmaps": 6, "kernelsize": 5, "activation": "relu"},
+        {"type": "s", "scale": 2, "method": "max"},
+        {"type": "c", "outputmaps": 12, "kernelsize": 5, "activation": "tanh"},
+        {"type": "s", "scale": 2},
+        {"type": "c", "outputmaps": 4, "kernelsize": 1},
+    ]
+    assert parse_spec("i1-2m") == [{"type": "i"}, {"type": "s", "scale": 2, "method": "max"}]
+    for spec in ("i3-6c5r-2m-12c5t-2s", "i-6c5-2s-12c5-2s"):
+        assert dlt.netio.spec_of({"layers": parse_spec(spec)}) == spec
+    for bad in ("i0-2s", "6c5x", "2q", "6c5rr", "3i-2s"):
+        with pytest.raises(ValueError, match="spec: "):
+            parse_spec(bad)
+
+
+def test_summary_by_hand():
+    net = {"layers": parse_spec("i3-8c5r-2m-16c3t-2s"), "output": "softmax"}
+    s = dlt.cnnsummary(net, (32, 32), 10)
+    assert [r.shape for r in s.rows] == [
+        (3, 32, 32),
+        (8, 28, 28),
+        (8, 14, 14),
+        (16, 12, 12),
+        (16, 6, 6),
+        (10,),
+    ]
+    # (5*5*3 + 1)*8 = 608; (3*3*8 + 1)*16 = 1168; (16*6*6 + 1)*10 = 5770
+    assert [r.params for r in s.rows] == [0, 608, 0, 1168, 0, 5770]
+    assert s.total_params == 7546
+    # 75*8*28*28 = 470400; 4*8*14*14 = 6272; 72*16*12*12 = 165888; 4*16*6*6 = 2304; 5760
+    assert [r.macs for r in s.rows] == [0, 470400, 6272, 165888, 2304, 5760]
+    assert [r.kind for r in s.rows] == [
+        "input",
+        "conv 5x5 relu",
+        "max-pool 2",
+        "conv 3x3 tanh",
+        "mean-pool 2",
+        "full+softmax",
+    ]
+    # receptive fields: 5, 6, 6 + 2*2 = 10, 10 + 1*2 = 12, the whole input
+    assert [r.receptive_field[0] for r in s.rows] == [1, 5, 6, 10, 12, 32]
+    # the channel count of a set-up net is read from it
+    x, y = np.zeros((32, 32, 3, 2)), np.eye(10)[:, :2]
+    setup = dlt.cnnsetup({"layers": parse_spec("8c5r-2m-16c3t-2s"), "output": "softmax"}, x, y)
+    assert dlt.cnnsummary(setup, (32, 32)).total_params == 7546
+
+
+def test_summary_command(capsys):
+    from dltoolbox.cli import main
+
+    assert main(["summary", "6c5-2s-12c5-2s", "--input", "28x28", "--classes", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "3,898" in out and "207,744" in out and "conv 5x5 sigm" in out
+    argv = ["summary", "i3-8c5r-2m-16c3t-2s", "--input", "32", "--output", "softmax"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "7,546" in out and "max-pool 2" in out and "full+softmax" in out
+    assert main(["summary", "8c5-2s", "--input", "32x32", "--channels", "3"]) == 0
+    assert "608" in capsys.readouterr().out
+    assert main(["summary", "6c5-2s", "--input", "29x29"]) == 2
+    assert "Layer 2 size must be integer" in capsys.readouterr().err
+    assert main(["summary", "6c5-2s", "--input", "28by28"]) == 2
+    assert "expected ROWSxCOLS" in capsys.readouterr().err

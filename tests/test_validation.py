@@ -33,7 +33,7 @@ def net(data):
     "x, err, match",
     [
         (np.zeros((8,)), ValueError, r"x: expected a 2-D or 3-D array, got shape \(8,\)"),
-        (np.zeros((8, 8, 2, 2)), ValueError, "x: expected a 2-D or 3-D"),
+        (np.zeros((8, 8, 2, 2, 2)), ValueError, "x: expected a 2-D or 3-D"),  # 4-D: channels
         (np.array([["a"]]), TypeError, "x: expected a real numeric array"),
         ("not an array", TypeError, "x: expected a real numeric array"),
         (np.full((8, 8, 4), np.nan), ValueError, "x: expected finite values"),
