@@ -33,7 +33,7 @@ import pytest
 from conftest import ROOT, SHARED
 
 DOCS = ROOT / "docs"
-DOCUMENTS = ["backprop.md", "matlab.md"]
+DOCUMENTS = ["backprop.md", "matlab.md", "options.md"]
 FENCE = re.compile(r"^```(\S*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*docs:\s*(\w+)\s*(.*?)\s*-->$")
 NEEDS = {"shared": SHARED}
