@@ -69,7 +69,7 @@ def cnnnumgradcheck(
     ----------
     net : dict
         A net after ``cnnff(net, x)`` and ``cnnbp(net, y)``; not modified, returned.
-    x : ndarray, shape (rows, cols, batch)
+    x : ndarray, shape (rows, cols, batch), or (rows, cols, channels, batch)
         The inputs given to ``cnnff``; real numbers (float64 keeps the check meaningful).
     y : ndarray, shape (classes, batch)
         The targets given to ``cnnbp``.

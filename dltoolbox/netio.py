@@ -326,7 +326,10 @@ def save_net(path: PathLike, net: dict, name: str = "cnn", *, activations: bool 
         A dltoolbox net. Toolbox fields are written (``layers`` with ``type``, ``outputmaps``,
         ``kernelsize``, ``scale``, ``k``, ``b``, ``a``, ``d``, ``dk``, ``db``; ``ffW``, ``ffb``,
         ``rL``, ``fv``, ``o``, ``e``, ``L``, ``od``, ``fvd``, ``dffW``, ``dffb``) as they are
-        present, and string fields (such as ``engine``); other fields are skipped with a warning.
+        present, with the options beyond the toolbox (the input layer's ``channels``; the
+        momentum velocities ``vk``, ``vb``, ``vffW``, ``vffb``, kept also with
+        ``activations=False``), and string fields (such as ``engine``, ``output``, a layer's
+        ``activation`` and ``method``); other fields are skipped with a warning.
     name : str
         The MATLAB variable name in a ``.mat`` file (``load(path)`` then gives ``cnn``).
     activations : bool

@@ -648,3 +648,21 @@ def test_maxpool_relu_softmax_demo_learns(monkeypatch, tmp_path, capsys):
     assert len(errors) == len(seconds) == 2
     # measured: 0.213, then 0.110 (the full run's figures are in the README)
     assert errors[1] < errors[0] < 0.5 and errors[1] < 0.2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_float32_nets_stay_float32(engine):
+    net, x, y = make("i-3c3r-2m-2c3t-2m", channels=3, output="softmax", seed=2)
+    x32, y32 = x.astype(np.float32), y.astype(np.float32)
+    net32 = dlt.cnnsetup(
+        {"layers": parse_spec("i-3c3r-2m-2c3t-2m"), "output": "softmax", "engine": engine},
+        x32,
+        y32,
+        rng=0,
+    )
+    _train_steps(net32, x32, y32, {"alpha": 0.1, "momentum": 0.9, "weight_decay": 1e-3}, 2)
+    for name, value in fields(net32):
+        if isinstance(value, np.ndarray):  # L, db and the pooling layers' b are Python floats
+            assert value.dtype == np.float32, name
+    for layer in (net32["layers"][1], net32["layers"][3]):
+        assert all(isinstance(b, np.float32) for b in layer["b"] + layer["vb"])
