@@ -666,3 +666,23 @@ def test_float32_nets_stay_float32(engine):
             assert value.dtype == np.float32, name
     for layer in (net32["layers"][1], net32["layers"][3]):
         assert all(isinstance(b, np.float32) for b in layer["b"] + layer["vb"])
+
+
+def test_train_command_takes_the_options(monkeypatch, tmp_path, capsys):
+    from conftest import SHARED, need
+
+    from dltoolbox.cli import main
+
+    data = str(need(SHARED / "data" / "mnist_uint8.mat"))
+    monkeypatch.delenv("DLTOOLBOX_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    common = ["--data", data, "--subset", "500,200", "--no-plots", "--no-progress"]
+    argv = ["train", "4c5r-2m-8c5t-2s", "--output", "softmax", "--momentum", "0.9"]
+    argv += ["--weight-decay", "1e-4", "--lr-decay", "0.5", "--alpha", "0.05", "--epochs", "2"]
+    assert main(argv + common + ["--out", str(tmp_path)]) == 0
+    assert "test error" in capsys.readouterr().out
+    net = dlt.load_net(tmp_path / "cnn.mat")
+    assert net["output"] == "softmax" and "vffW" in net
+    assert dlt.netio.spec_of(net) == "i-4c5r-2m-8c5t-2s"
+    assert main(["train", "4c5-2s", "--momentum", "1.5"] + common) == 2
+    assert 'opts["momentum"]: expected a number in [0, 1), got 1.5' in capsys.readouterr().err
