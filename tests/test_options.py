@@ -304,6 +304,9 @@ def test_three_d_x_is_one_sample_only_for_a_multichannel_net():
     whole = dlt.cnnff(copy.deepcopy(net), x)["o"]
     one = dlt.cnnff(net, x[:, :, :, 1])["o"]  # (rows, cols, channels): one sample
     np.testing.assert_allclose(one[:, 0], whole[:, 1], rtol=0, atol=1e-15)
+    # an input layer that says its channels: cnnsetup reads a 3-D x as one sample too
+    told = dlt.cnnsetup({"layers": parse_spec("i3-2c3-2s")}, x[:, :, :, 0], y[:, :1], rng=0)
+    assert len(told["layers"][1]["k"]) == 3
     single, xs, _ = make("i-2c3-2s-2c3-2s", batch=3)
     assert dlt.cnnff(single, xs)["o"].shape[1] == 3  # (rows, cols, batch) as always
     # one channel given with an explicit channel axis of 1
