@@ -13,8 +13,6 @@ MNIST comes from --data, $DLTOOLBOX_DATA, the cache ~/.cache/dltoolbox, a public
 import argparse
 import time
 
-from tqdm import tqdm
-
 import dltoolbox as dlt
 from dltoolbox.cli import subset_arg
 from dltoolbox.datasets import load_mnist
@@ -32,6 +30,8 @@ def maxpool_relu_softmax(epochs=5, data=None, subset=None, engine="fast", progre
     cnn = {"layers": parse_spec(SPEC), "output": "softmax", "engine": engine}
     cnn = dlt.cnnsetup(cnn, train_x, train_y, rng)
     print(dlt.cnnsummary(cnn, train_x.shape[:2]))
+    if progress:
+        from tqdm import tqdm  # pip install "dltoolbox[demo]"
     errors, seconds = [], []
     state = {"bar": None, "start": time.perf_counter()}
 

@@ -1,7 +1,9 @@
 """dltoolbox: the CNN of DeepLearnToolbox (Rasmus Berg Palm, BSD-2) in Python, number for number.
 
 The functions mirror the toolbox's ``CNN/`` and ``util/`` files; the net is one plain dict with
-MATLAB's shapes: maps (rows, cols, batch), labels (classes, batch), 0-based indices.
+MATLAB's shapes: maps (rows, cols, batch), labels (classes, batch), 0-based indices. Options
+beyond the toolbox (multi-channel input, max pooling, relu/tanh, softmax output, momentum, weight
+decay, learning-rate decay) are off by default; see docs/options.md.
 """
 
 from .cnnapplygrads import cnnapplygrads
