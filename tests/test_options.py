@@ -368,19 +368,20 @@ def test_absent_options_are_exactly_plain_sgd():
     assert "vffW" not in zeroed
 
 
-def test_momentum_by_hand():
+def _check_momentum(apply):
+    """Two steps of ``apply`` against v1 = g1, v2 = mu v1 + g2, p2 = p1 - alpha v2, by hand."""
     net, x, y = make("i-2c3-2s-2c3-2s")
     alpha, mu = 0.3, 0.8
     start = copy.deepcopy(net)
     dlt.cnnbp(dlt.cnnff(net, x), y)
     g1 = copy.deepcopy(net)
-    dlt.cnnapplygrads(net, {"alpha": alpha, "momentum": mu})
+    apply(net, {"alpha": alpha, "momentum": mu})
     np.testing.assert_array_equal(net["vffW"], g1["dffW"])  # v1 = g1
     np.testing.assert_array_equal(net["ffW"], start["ffW"] - alpha * g1["dffW"])
     after1 = copy.deepcopy(net)
     dlt.cnnbp(dlt.cnnff(net, x), y)
     g2 = copy.deepcopy(net)
-    dlt.cnnapplygrads(net, {"alpha": alpha, "momentum": mu})
+    apply(net, {"alpha": alpha, "momentum": mu})
     v2 = mu * g1["dffW"] + g2["dffW"]
     np.testing.assert_allclose(net["vffW"], v2, rtol=1e-15)
     np.testing.assert_allclose(net["ffW"], after1["ffW"] - alpha * v2, rtol=1e-15)
@@ -389,6 +390,30 @@ def test_momentum_by_hand():
     vb = mu * np.array(g1["layers"][1]["db"]) + np.array(g2["layers"][1]["db"])
     np.testing.assert_allclose(net["layers"][1]["vb"], vb, rtol=1e-15)
     assert isinstance(net["layers"][1]["vb"][0], float)
+
+
+def test_momentum_by_hand():
+    _check_momentum(dlt.cnnapplygrads)
+
+
+def _forgets_velocity(net, opts):
+    net.pop("vffW", None)
+    return dlt.cnnapplygrads(net, opts)
+
+
+def _velocity_with_alpha(
+    net, opts
+):  # v = mu v + alpha g; p -= v: other v, other steps with lr_decay
+    vffW = net.get("vffW")
+    dlt.cnnapplygrads(net, opts)
+    net["vffW"] = opts["momentum"] * (0 if vffW is None else vffW) + opts["alpha"] * net["dffW"]
+    return net
+
+
+@pytest.mark.parametrize("wrong", [_forgets_velocity, _velocity_with_alpha])
+def test_a_wrong_momentum_is_caught(wrong):
+    with pytest.raises(AssertionError):
+        _check_momentum(wrong)
 
 
 def _regularised_loss(net, x, y, decay):
