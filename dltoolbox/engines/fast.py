@@ -204,18 +204,19 @@ def conv_delta(a: list, d_next: list, scale: int) -> list:
 def pool_delta(d_next: list, k_next: list) -> list:
     """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full').
 
-    ``W.T @ d_next`` gives every kernel tap's contribution; each is added at its offset.
+    ``W.T @ d_next`` gives every kernel tap's contribution; each is added at its offset. The
+    taps are ordered (u, v, i) so that each add reads one contiguous block.
     """
     dn = _stack(d_next)
     kr = _kernels(k_next)
     maps_out, maps_in, ks, _ = kr.shape
     _, rows, cols, batch = dn.shape
-    w = kr.reshape(maps_out, -1)
-    taps = (w.T @ dn.reshape(maps_out, -1)).reshape(maps_in, ks, ks, rows, cols, batch)
+    w = kr.transpose(0, 2, 3, 1).reshape(maps_out, -1)  # (maps_out, ks * ks * maps_in)
+    taps = (w.T @ dn.reshape(maps_out, -1)).reshape(ks, ks, maps_in, rows, cols, batch)
     d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=taps.dtype)
     for u in range(ks):
         for v in range(ks):
-            d[:, u : u + rows, v : v + cols] += taps[:, u, v]
+            d[:, u : u + rows, v : v + cols] += taps[u, v]
     return MapStack(d)
 
 
