@@ -10,10 +10,10 @@ A 'valid' convolution is a product with an im2col matrix: with the patches
 ``W[j, (i, u, v)] = rot180(k[i][j])[u, v]``, MATLAB's ``sum_i convn(a_prev[i], k[i][j],
 'valid')`` is ``(W @ P)[j]``. Two refinements (see :func:`_patches`): each patch column serves
 :data:`ROW_BLOCK` vertically adjacent outputs (a wider, shorter product that OpenBLAS runs
-faster), and a row of ones carries the bias. The same ``W`` gives the pooling layer's delta
-(``W.T @ d``, then one shifted add per kernel tap) and the forward pass's ``P`` gives the kernel
-gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads` as long as the input
-maps they came from are alive.
+faster), and a row of ones carries the bias. The kernels also give the pooling layer's delta
+(``W.T @ d`` on row blocks of ``d``, then one shifted add per tap) and the forward pass's ``P``
+gives the kernel gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads` as
+long as the input maps they came from are alive.
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order).
