@@ -10,10 +10,10 @@ A 'valid' convolution is a product with an im2col matrix: with the patches
 ``W[j, (i, u, v)] = rot180(k[i][j])[u, v]``, MATLAB's ``sum_i convn(a_prev[i], k[i][j],
 'valid')`` is ``(W @ P)[j]``. Two refinements (see :func:`_patches`): each patch column serves
 :data:`ROW_BLOCK` vertically adjacent outputs (a wider, shorter product that OpenBLAS runs
-faster), and a row of ones carries the bias. The same ``W`` gives the pooling layer's delta
-(``W.T @ d``, then one shifted add per kernel tap) and the forward pass's ``P`` gives the kernel
-gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads` as long as the input
-maps they came from are alive.
+faster), and a row of ones carries the bias. The kernels also give the pooling layer's delta
+(``W.T @ d`` on row blocks of ``d``, then one shifted add per tap) and the forward pass's ``P``
+gives the kernel gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads` as
+long as the input maps they came from are alive.
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order).
@@ -204,18 +204,27 @@ def conv_delta(a: list, d_next: list, scale: int) -> list:
 def pool_delta(d_next: list, k_next: list) -> list:
     """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full').
 
-    ``W.T @ d_next`` gives every kernel tap's contribution; each is added at its offset.
+    ``W.T @ D`` gives every kernel tap's contribution; each is added at its offset. As in
+    :func:`conv_grads`, ``D[(j, dr), (r, c, b)] = d_next[j][rb * r + dr, c, b]`` (``rb`` rows per
+    column) and ``W[(j, dr), (u, v, i)] = rot180(k_next[i][j])[u - dr, v]``: fewer, larger adds
+    (``ks + rb - 1`` by ``ks`` taps of ``1 / rb`` of the size), each from one contiguous block.
     """
     dn = _stack(d_next)
     kr = _kernels(k_next)
     maps_out, maps_in, ks, _ = kr.shape
     _, rows, cols, batch = dn.shape
-    w = kr.reshape(maps_out, -1)
-    taps = (w.T @ dn.reshape(maps_out, -1)).reshape(maps_in, ks, ks, rows, cols, batch)
+    rb = _row_block(rows)
+    blocks = dn.reshape(maps_out, rows // rb, rb, cols * batch).transpose(0, 2, 1, 3)
+    blocks = blocks.reshape(maps_out * rb, -1)  # (maps_out * rb, rows / rb * cols * batch)
+    w = np.zeros((maps_out, rb, ks + rb - 1, ks, maps_in), dtype=kr.dtype)
+    for dr in range(rb):
+        w[:, dr, dr : dr + ks] = kr.transpose(0, 2, 3, 1)
+    taps = w.reshape(maps_out * rb, -1).T @ blocks
+    taps = taps.reshape(ks + rb - 1, ks, maps_in, rows // rb, cols, batch)
     d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=taps.dtype)
-    for u in range(ks):
+    for u in range(ks + rb - 1):
         for v in range(ks):
-            d[:, u : u + rows, v : v + cols] += taps[:, u, v]
+            d[:, u : u + rows - rb + 1 : rb, v : v + cols] += taps[u, v]
     return MapStack(d)
 
 
