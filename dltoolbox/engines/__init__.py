@@ -11,11 +11,17 @@ give the toolbox's numbers to within rounding (about 1e-15 relative per step).
 Every engine is a module with the same five functions, each working on a whole layer given as
 the lists the net stores (``a[j]`` of shape (rows, cols, batch), ``k[i][j]`` of shape (ks, ks)):
 
-- ``conv_forward(a_prev, k, b)`` -> ``a``: sigm of the 'valid' convolutions summed over input maps
-- ``pool_forward(a_prev, scale)`` -> ``a``: mean over scale x scale blocks
-- ``conv_delta(a, d_next, scale)`` -> ``d``: conv layer delta from the pooling layer above
+- ``conv_forward(a_prev, k, b, activation="sigm")`` -> ``a``: the activation (sigm, relu or
+  tanh, see :mod:`dltoolbox.activations`) of the 'valid' convolutions summed over input maps
+- ``pool_forward(a_prev, scale, method="mean")`` -> ``a``: mean (or max) over scale x scale blocks
+- ``conv_delta(a, d_next, scale, activation="sigm", method="mean")`` -> ``d``: conv layer delta
+  from the pooling layer above (for max pooling: to each block's first maximum in column-major
+  order)
 - ``pool_delta(d_next, k_next)`` -> ``d``: pooling layer delta from the conv layer above
 - ``conv_grads(a_prev, d)`` -> ``(dk, db)``: kernel and bias gradients, averaged over the batch
+
+``cnnff`` and ``cnnbp`` always pass the option arguments; with their defaults the engines
+compute the toolbox's net exactly as before.
 
 The lists returned may be views of larger arrays; an engine reads the kernels afresh on every
 call, so kernels edited in place or replaced by new lists take effect at once.

@@ -16,7 +16,9 @@ gives the kernel gradient (``P @ d.T``), so those patches are kept for :func:`co
 long as the input maps they came from are alive.
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
-relative (sums are taken in a different order).
+relative (sums are taken in a different order). The options of :mod:`dltoolbox.activations`
+(relu, tanh) and max pooling are computed on the same stacks; max pooling's delta goes to the
+first maximum of each block in column-major order, as in the reference engine.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import weakref
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from ..activations import derivative
 
 #: Largest patch matrix built at once, in elements; bigger batches are done in batch chunks.
 PATCH_CHUNK = 1 << 20
@@ -141,11 +145,12 @@ class _PatchCache:
 _PATCHES = _PatchCache()
 
 
-def conv_forward(a_prev: list, k: list, b: list) -> list:
+def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> list:
     """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols, batch).
 
     One product ``[-W, -b] @ P`` (see :func:`_patches`) gives ``-z`` for all maps and samples;
     the exponential reads it in the output's order, then ``1 / (1 + exp(-z))`` in place.
+    Another ``activation`` (relu, tanh) is applied in place to ``z``.
     """
     a = _stack(a_prev)
     kr = _kernels(k)
@@ -167,15 +172,28 @@ def conv_forward(a_prev: list, k: list, b: list) -> list:
         )
     for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
         z = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
-        np.exp(z, out=out[..., samples])
-    out += 1
-    np.divide(1, out, out=out)  # vectorised, unlike np.reciprocal for float64
+        if activation == "sigm":
+            np.exp(z, out=out[..., samples])
+        else:
+            np.negative(z, out=out[..., samples])
+    if activation == "sigm":
+        out += 1
+        np.divide(1, out, out=out)  # vectorised, unlike np.reciprocal for float64
+    elif activation == "tanh":
+        np.tanh(out, out=out)
+    else:
+        np.maximum(out, 0, out=out)
     return MapStack(out.reshape(maps_out, rows_out, cols_out, batch))
 
 
-def pool_forward(a_prev: list, scale: int) -> list:
-    """Mean pooling: the mean of each scale x scale block (scale^2 strided adds)."""
+def pool_forward(a_prev: list, scale: int, method: str = "mean") -> list:
+    """Mean pooling: the mean of each scale x scale block (scale^2 strided adds).
+
+    ``method="max"``: the maximum of each block (scale^2 strided maxima).
+    """
     a = _stack(a_prev)
+    if method == "max":
+        return MapStack(_block_max(a, scale))
     z = a[:, ::scale, ::scale] + a[:, ::scale, 1::scale] if scale > 1 else a.copy()
     for p in range(scale):
         for q in range(scale):
@@ -185,20 +203,58 @@ def pool_forward(a_prev: list, scale: int) -> list:
     return MapStack(z)
 
 
-def conv_delta(a: list, d_next: list, scale: int) -> list:
+def conv_delta(
+    a: list, d_next: list, scale: int, activation: str = "sigm", method: str = "mean"
+) -> list:
     """d[j] = a[j] .* (1 - a[j]) .* expand(d_next[j], [scale, scale, 1]) / scale^2.
 
     The un-pooling is a broadcast view of ``d_next``; nothing of the expanded size is built
-    besides the result.
+    besides the result. Another ``activation``: its derivative replaces ``a .* (1 - a)``;
+    ``method="max"``: each block's delta goes to its first maximum in column-major order
+    (:func:`_first_max`) instead of being spread with ``1 / scale^2``.
     """
     act = _stack(a)
-    dn = _stack(d_next) / scale**2
     maps, rows, cols, batch = act.shape
-    d = 1 - act
-    d *= act
+    if activation == "sigm":
+        d = 1 - act
+        d *= act
+    else:
+        d = derivative(act, activation)
+    if method == "max":
+        d *= _first_max(act, scale)
+        dn = _stack(d_next)
+    else:
+        dn = _stack(d_next) / scale**2
     blocks = d.reshape(maps, rows // scale, scale, cols // scale, scale, batch)
     blocks *= dn[:, :, None, :, None, :]
     return MapStack(d)
+
+
+def _block_max(a: np.ndarray, scale: int) -> np.ndarray:
+    """(maps, rows / scale, cols / scale, batch): the maximum of each block of ``a``."""
+    z = a[:, ::scale, ::scale].copy()
+    for q in range(scale):
+        for p in range(scale):
+            if p or q:
+                np.maximum(z, a[:, p::scale, q::scale], out=z)
+    return z
+
+
+def _first_max(act: np.ndarray, scale: int) -> np.ndarray:
+    """1 at the first maximum of each scale x scale block of ``act`` (maps, rows, cols, batch),
+    0 elsewhere; same shape. Blocks are scanned in column-major order (the row offset p
+    fastest) and a position is taken only while its block has none yet."""
+    pooled = _block_max(act, scale)
+    mask = np.empty(act.shape, dtype=act.dtype)
+    free = np.ones(pooled.shape, dtype=bool)
+    hit = np.empty(pooled.shape, dtype=bool)
+    for q in range(scale):
+        for p in range(scale):
+            np.equal(act[:, p::scale, q::scale], pooled, out=hit)
+            hit &= free
+            mask[:, p::scale, q::scale] = hit
+            free &= ~hit
+    return mask
 
 
 def pool_delta(d_next: list, k_next: list) -> list:
