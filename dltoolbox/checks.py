@@ -87,6 +87,7 @@ def labels(y, batch: int, classes: int | None = None, dtype=np.float64) -> np.nd
 
 
 def positive_int(value, name: str) -> int:
+    """``value`` as an int if it is a positive integral number; else an error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
         raise TypeError(f"{name}: expected a positive integer, got {_describe(value)}")
     if not math.isfinite(value) or value != int(value) or value <= 0:
@@ -95,6 +96,7 @@ def positive_int(value, name: str) -> int:
 
 
 def positive_float(value, name: str) -> float:
+    """``value`` as a float if it is a positive finite number; else an error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
         raise TypeError(f"{name}: expected a positive finite number, got {_describe(value)}")
     if not math.isfinite(value) or value <= 0:
@@ -181,6 +183,7 @@ def require_setup(net) -> None:
 
 
 def require_keys(net, keys: tuple[str, ...], call: str, before: str) -> None:
+    """The net holds ``keys``, which ``before`` sets; else an error saying to call it first."""
     missing = [k for k in keys if k not in net]
     if missing:
         raise ValueError(f"net: {call} needs {missing} from {before}; call {before} first")

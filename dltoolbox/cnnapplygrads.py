@@ -33,6 +33,11 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
           absent velocities count as 0 (the first step is a plain one). They are saved by
           :func:`dltoolbox.save_net` and in cnntrain checkpoints, so a resumed run goes on
           exactly.
+
+    Returns
+    -------
+    net : dict
+        The same dict, with updated ``k``, ``b``, ``ffW`` and ``ffb`` (in the dtype of the net).
     """
     checks.require_setup(net)
     checks.require_keys(net, ("dffW", "dffb"), "cnnapplygrads", "cnnbp")

@@ -20,6 +20,7 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     net : dict
         A net after :func:`cnnff`. Modified in place and returned.
     y : ndarray, shape (classes, batch)
+        Real targets, cast to the net's dtype (float64, or float32 for a float32 net).
 
     Returns
     -------

@@ -21,7 +21,7 @@ def cnnff(net: dict, x: np.ndarray) -> dict:
     x : ndarray, shape (rows, cols, batch) or (rows, cols) for one sample
         For a net with several input channels (``net["layers"][0]["channels"]``, see
         :func:`cnnsetup`): (rows, cols, channels, batch), or (rows, cols, channels) for one
-        sample.
+        sample. float32 x keeps a float32 net in float32; other real dtypes compute in float64.
 
     Returns
     -------

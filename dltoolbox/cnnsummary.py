@@ -28,10 +28,12 @@ class Summary:
 
     @property
     def total_params(self) -> int:
+        """Trainable parameters of the whole net."""
         return sum(r.params for r in self.rows)
 
     @property
     def total_macs(self) -> int:
+        """Multiply-adds of one sample's forward pass."""
         return sum(r.macs for r in self.rows)
 
     def __str__(self) -> str:
