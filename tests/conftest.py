@@ -33,3 +33,10 @@ def reference_dir() -> Path:
 @pytest.fixture
 def shared_dir() -> Path:
     return need(SHARED)
+
+
+@pytest.fixture
+def isolated_data(monkeypatch, tmp_path) -> None:
+    """No $DLTOOLBOX_DATA and a cache inside tmp_path: no test reads or writes the user's."""
+    monkeypatch.delenv("DLTOOLBOX_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

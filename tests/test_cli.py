@@ -18,11 +18,7 @@ from dltoolbox.datasets import load_mnist
 from dltoolbox.netio import load_net, save_net, spec_of
 from dltoolbox.spec import parse_spec
 
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.delenv("DLTOOLBOX_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
 @pytest.fixture(scope="module")

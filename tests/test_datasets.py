@@ -27,11 +27,7 @@ from dltoolbox.datasets import NPM_PACKAGE, SHA256, CorruptDataError, load_mnist
 NAMES = list(SHA256)
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """No $DLTOOLBOX_DATA, and a cache inside tmp_path: no test reads or writes the real one."""
-    monkeypatch.delenv("DLTOOLBOX_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
 @pytest.fixture(scope="module")
