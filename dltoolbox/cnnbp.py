@@ -48,12 +48,9 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
         net["L"] = float(0.5 * np.sum(net["e"] ** 2) / batch)
         net["od"] = net["e"] * (o * (1 - o))  # output delta (classes, batch)
     net["fvd"] = ffW.T @ net["od"]  # feature vector delta (features, batch)
-    if layers[-1]["type"] == "c":  # only conv layers have a sigmoid of their own
-        activation = layers[-1].get("activation", "sigm")
-        if activation == "sigm":
-            net["fvd"] = net["fvd"] * (fv * (1 - fv))
-        else:
-            net["fvd"] = net["fvd"] * derivative(fv, activation)
+    if layers[-1]["type"] == "c":  # only conv layers have an activation of their own
+        # the toolbox's fvd .* (fv .* (1 - fv)) for the default sigmoid
+        net["fvd"] = net["fvd"] * derivative(fv, layers[-1].get("activation", "sigm"))
 
     # feature-vector delta back into map shape: the inverse of cnnff's column-major flatten
     rows, cols, _ = layers[-1]["a"][0].shape
