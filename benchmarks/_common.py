@@ -14,7 +14,9 @@ import platform  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import scipy.io  # noqa: E402
+
+from dltoolbox import datasets  # noqa: E402
+from dltoolbox.spec import parse_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DLTOOLBOX_SHARED", ROOT.parent / "shared"))
@@ -24,40 +26,18 @@ OCTAVE_EPOCH_S = 62.0
 
 def example_layers() -> list[dict]:
     """The toolbox example net i-6c5-2s-12c5-2s."""
-    return [
-        {"type": "i"},
-        {"type": "c", "outputmaps": 6, "kernelsize": 5},
-        {"type": "s", "scale": 2},
-        {"type": "c", "outputmaps": 12, "kernelsize": 5},
-        {"type": "s", "scale": 2},
-    ]
+    return parse_spec("i-6c5-2s-12c5-2s")
 
 
 def load_mnist(path: str | None, dtype=np.float64):
     """(train_x, train_y, test_x, test_y) as the toolbox builds them, in ``dtype``.
 
-    ``path`` is a toolbox ``mnist_uint8.mat``; without one, ``$DLTOOLBOX_SHARED`` (default
-    ``../shared``) ``/data/mnist_uint8.mat`` is used if present, else
-    ``dltoolbox.datasets.load_mnist()``.
+    ``path``: anything :func:`dltoolbox.datasets.load_mnist` takes; without one,
+    ``$DLTOOLBOX_SHARED/data`` (default ``../shared/data``) if present, else the usual search.
     """
-    mat = Path(path) if path else SHARED / "data" / "mnist_uint8.mat"
-    if not mat.exists():
-        if path:
-            raise FileNotFoundError(f"--data: {mat} does not exist")
-        from dltoolbox.datasets import load_mnist as load
-
-        return tuple(np.asarray(a, dtype=dtype) for a in load())
-    m = scipy.io.loadmat(mat)
-
-    def maps(name: str) -> np.ndarray:  # x = double(reshape(train_x', 28, 28, m)) / 255
-        raw = m[name]
-        x = np.reshape(raw.T, (28, 28, raw.shape[0]), order="F") / 255
-        return x.astype(dtype, order="F")  # column-major, as dltoolbox.datasets gives it
-
-    def labels(name: str) -> np.ndarray:
-        return m[name].T.astype(dtype, order="F")
-
-    return maps("train_x"), labels("train_y"), maps("test_x"), labels("test_y")
+    if path is None and (SHARED / "data").exists():
+        path = str(SHARED / "data")
+    return tuple(datasets.load_mnist(path, dtype=dtype, progress=False))
 
 
 def blas_core() -> str:
