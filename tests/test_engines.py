@@ -186,6 +186,41 @@ def test_interleaved_nets_do_not_share_stale_scratch():
     assert_same(fst, ref)
 
 
+def test_reused_buffers_never_show_in_a_net():
+    """The engine reuses its scratch and patch buffers from call to call; a finished net's
+    arrays must not change when another net of the same shapes is stepped after it."""
+    net1, x1, y1 = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3, seed=1)
+    net2, x2, y2 = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3, seed=2)
+    dlt.cnnbp(dlt.cnnff(net1, x1), y1)
+    before = copy.deepcopy(net1)
+    for _ in range(2):
+        step(net2, x2, y2)
+    assert_same(net1, before, tol=0)
+
+
+def test_nets_trained_in_parallel_threads_match_sequential_training():
+    """Each thread has its own buffers: two nets stepped at once in two threads end exactly as
+    when stepped one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [make("i-6c5-2s-12c5-2s", (28, 28), 10, 8, seed=s) for s in (1, 2)]
+    alone = [copy.deepcopy(net) for net, _, _ in cases]
+    for net, (_, x, y) in zip(alone, cases):
+        for _ in range(20):
+            step(net, x, y)
+
+    def train(case):
+        net, x, y = case
+        for _ in range(20):
+            step(net, x, y)
+        return net
+
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(train, cases))
+    for net, want in zip(together, alone):
+        assert_same(net, want, tol=0)
+
+
 def test_large_batches_are_done_in_chunks_with_the_same_numbers(monkeypatch):
     net, x, y = make("i-3c5-2s-4c3-2s", (20, 20), 3, 37)
     ref = dlt.cnnff(with_engine(net, "reference"), x)

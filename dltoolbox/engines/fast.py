@@ -9,8 +9,8 @@ A 'valid' convolution is a product with an im2col matrix: with the patches
 ``P[(i, u, v), (r, c, b)] = a_prev[i][r + u, c + v, b]`` (one strided copy) and
 ``W[j, (i, u, v)] = rot180(k[i][j])[u, v]``, MATLAB's ``sum_i convn(a_prev[i], k[i][j],
 'valid')`` is ``(W @ P)[j]``. Two refinements (see :func:`_patches`): each patch column serves
-:data:`ROW_BLOCK` vertically adjacent outputs (a wider, shorter product that OpenBLAS runs
-faster), and a row of ones carries the bias. The kernels also give the pooling layer's delta
+a few vertically adjacent outputs (:func:`_row_block`: a wider, shorter product that OpenBLAS
+runs faster), and a row of ones carries the bias. The kernels also give the pooling layer's delta
 (``W.T @ d`` on row blocks of ``d``, then one shifted add per tap) and the forward pass's ``P``
 gives the kernel gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads` as
 long as the input maps they came from are alive.
@@ -24,6 +24,7 @@ first maximum of each block in column-major order, as in the reference engine.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 
 import numpy as np
@@ -35,8 +36,12 @@ from ..activations import derivative
 PATCH_CHUNK = 1 << 20
 #: Longest inner dimension of one kernel-gradient product; longer ones are summed in chunks.
 GRAD_CHUNK = 2048
-#: Vertically adjacent outputs computed from one patch column: fewer, wider products.
+#: Vertically adjacent outputs computed from one patch column: fewer, wider products. A layer
+#: with a single input map gets the larger block (its products are otherwise very thin).
 ROW_BLOCK = 2
+ROW_BLOCK_SINGLE_MAP = 4
+#: Patch matrices, and scratch buffers, kept per thread (a few per conv layer of a net).
+KEPT = 16
 
 
 class MapStack(list):
@@ -74,26 +79,35 @@ def _kernels(k: list) -> np.ndarray:
     return np.array(k)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
 
 
-def _row_block(rows_out: int) -> int:
-    """Output rows per patch column: :data:`ROW_BLOCK` where it divides ``rows_out``, else 1."""
-    return ROW_BLOCK if rows_out % ROW_BLOCK == 0 else 1
+def _row_block(rows_out: int, maps_in: int) -> int:
+    """Output rows per patch column: :data:`ROW_BLOCK` (:data:`ROW_BLOCK_SINGLE_MAP` for one
+    input map), or a smaller block that divides ``rows_out``, or 1."""
+    preferred = ROW_BLOCK_SINGLE_MAP if maps_in == 1 else ROW_BLOCK
+    return next(rb for rb in (preferred, ROW_BLOCK, 1) if rows_out % rb == 0)
 
 
-def _patches(a: np.ndarray, ks: int, rb: int) -> np.ndarray:
+def patch_shape(shape: tuple, ks: int, rb: int) -> tuple[int, int]:
+    """The shape of :func:`_patches` of an array of ``shape`` (maps, rows, cols, batch)."""
+    maps, rows, cols, batch = shape
+    return maps * (ks + rb - 1) * ks + 1, (rows - ks + 1) // rb * (cols - ks + 1) * batch
+
+
+def _patches(a: np.ndarray, ks: int, rb: int, out: np.ndarray | None = None) -> np.ndarray:
     """The patch matrix of ``a`` (maps, rows, cols, batch) for ks x ks kernels.
 
     ``P[(i, u, v), (r, c, b)] = a[i, rb * r + u, c + v, b]`` for ``u < ks + rb - 1`` and
     ``v < ks``: each column holds the inputs of ``rb`` vertically adjacent outputs. Shape
     (maps * (ks + rb - 1) * ks + 1, rows' / rb * cols' * batch); the last row is all ones: it
     adds the bias in the forward product and sums the delta (the bias gradient) in the
-    kernel-gradient product.
+    kernel-gradient product. Written into ``out`` when given (of that shape and ``a``'s dtype).
     """
     maps, rows, cols, batch = a.shape
     shape = (maps, ks + rb - 1, ks, (rows - ks + 1) // rb, cols - ks + 1, batch)
     s_map, s_row, s_col, s_batch = a.strides
     strides = (s_map, s_row, s_col, rb * s_row, s_col, s_batch)
     windows = as_strided(a, shape, strides, writeable=False)
-    out = np.empty((math.prod(shape[:3]) + 1, math.prod(shape[3:])), dtype=a.dtype)
+    if out is None:
+        out = np.empty(patch_shape(a.shape, ks, rb), dtype=a.dtype)
     np.copyto(out[:-1].reshape(shape), windows)
     out[-1] = 1
     return out
@@ -113,36 +127,64 @@ def _forward_weights(kr: np.ndarray, b: list, rb: int, dtype) -> np.ndarray:
     return wb.reshape(maps_out * rb, -1)
 
 
-class _PatchCache:
-    """The patches of the last forward pass of each conv layer, keyed by its input maps.
+class _Workspace(threading.local):
+    """This thread's reusable buffers, kept from one call to the next.
 
-    An entry is found only while the very same input arrays are alive and listed in the same
-    order; it is dropped as soon as one of them is garbage-collected. (Input maps changed in
-    place between cnnff and cnnbp are not noticed: the gradients are those of the forward pass.)
+    Multi-megabyte arrays freed and allocated afresh on every training step come back from the
+    operating system as new pages, each faulted in on first touch (measured: about 200 page
+    faults and 15% of an example step). Buffers that never leave the engine are reused instead:
+
+    - ``scratch(role, shape, dtype)``: one temporary per role, overwritten by the next call.
+    - patches: the patch matrix of the last forward pass of each conv layer, kept for
+      :func:`conv_grads` and found only while the very same input arrays are alive and listed in
+      the same order. A new forward pass with patches of the same shape takes the buffer over
+      (the old inputs' patches are then forgotten, and rebuilt if asked for). Input maps changed
+      in place between cnnff and cnnbp are not noticed: the gradients are those of the forward
+      pass.
+
+    Per thread, so that nets trained in parallel threads never share a buffer.
     """
 
     def __init__(self) -> None:
-        self.entries: dict[int, tuple] = {}
+        self.scratch_buffers: dict[tuple, np.ndarray] = {}
+        self.patches: dict[tuple, tuple] = {}  # (shape, dtype) -> (input refs, ks, patches)
 
-    def put(self, maps: list, ks: int, patches: np.ndarray) -> None:
-        key = id(maps[0])
+    def scratch(self, role: str, shape: tuple, dtype) -> np.ndarray:
+        """An uninitialised (shape, dtype) array for ``role``: the one of the last call with the
+        same arguments (the newest :data:`KEPT` are kept)."""
+        key = (role, shape, np.dtype(dtype))
+        buf = self.scratch_buffers.pop(key, None)
+        if buf is None:
+            buf = np.empty(shape, dtype=dtype)
+        self.scratch_buffers[key] = buf  # now the newest
+        while len(self.scratch_buffers) > KEPT:
+            del self.scratch_buffers[next(iter(self.scratch_buffers))]
+        return buf
+
+    def patch_buffer(self, shape: tuple, dtype) -> np.ndarray:
+        """A buffer for new patches: that of the kept patches of this shape, which are dropped."""
+        entry = self.patches.pop((shape, np.dtype(dtype)), None)
+        return np.empty(shape, dtype=dtype) if entry is None else entry[2]
+
+    def keep(self, maps: list, ks: int, patches: np.ndarray) -> None:
+        """Keep ``patches`` of the input ``maps`` for :meth:`find` (the newest :data:`KEPT`)."""
         try:
-            refs = tuple(weakref.ref(a, lambda _, k=key: self.entries.pop(k, None)) for a in maps)
-        except TypeError:  # not arrays (say nested lists): nothing to key on, no caching
+            refs = tuple(weakref.ref(a) for a in maps)
+        except TypeError:  # not arrays (say nested lists): nothing to key on, nothing kept
             return
-        self.entries[key] = (refs, ks, patches)
+        self.patches[(patches.shape, patches.dtype)] = (refs, ks, patches)
+        while len(self.patches) > KEPT:
+            del self.patches[next(iter(self.patches))]
 
-    def get(self, maps: list, ks: int) -> np.ndarray | None:
-        entry = self.entries.get(id(maps[0]))
-        if entry is None:
-            return None
-        refs, eks, patches = entry
-        if eks != ks or len(refs) != len(maps) or any(r() is not a for r, a in zip(refs, maps)):
-            return None
-        return patches
+    def find(self, maps: list, ks: int) -> np.ndarray | None:
+        """The kept patches of exactly these input ``maps`` for ``ks`` x ``ks`` kernels, or None."""
+        for refs, eks, patches in self.patches.values():
+            if eks == ks and len(refs) == len(maps) and all(r() is a for r, a in zip(refs, maps)):
+                return patches
+        return None
 
 
-_PATCHES = _PatchCache()
+_WORKSPACE = _Workspace()
 
 
 def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> list:
@@ -157,14 +199,16 @@ def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> li
     maps_out, maps_in, ks, _ = kr.shape
     _, rows, cols, batch = a.shape
     rows_out, cols_out = rows - ks + 1, cols - ks + 1
-    rb = _row_block(rows_out)
+    rb = _row_block(rows_out, maps_in)
     wb = _forward_weights(kr, b, rb, np.result_type(a, kr))
     out = np.empty((maps_out, rows_out // rb, rb, cols_out, batch), dtype=wb.dtype)
-    chunk = max(1, PATCH_CHUNK // (wb.shape[1] * rows_out // rb * cols_out))
+    rows_p, cols_p = patch_shape(a.shape, ks, rb)
+    chunk = max(1, PATCH_CHUNK // (rows_p * cols_p // batch))
     if chunk >= batch:
-        patches = _patches(a, ks, rb)
-        _PATCHES.put(a_prev, ks, patches)
-        parts = [(slice(None), wb @ patches)]
+        patches = _patches(a, ks, rb, _WORKSPACE.patch_buffer((rows_p, cols_p), a.dtype))
+        _WORKSPACE.keep(a_prev, ks, patches)
+        z = _WORKSPACE.scratch("z", (len(wb), cols_p), wb.dtype)
+        parts = [(slice(None), np.matmul(wb, patches, out=z))]
     else:  # a large batch (e.g. a whole test set): bounded memory, same numbers
         parts = (
             (slice(s, s + chunk), wb @ _patches(a[..., s : s + chunk], ks, rb))
@@ -257,6 +301,18 @@ def _first_max(act: np.ndarray, scale: int) -> np.ndarray:
     return mask
 
 
+def _row_blocks(d: np.ndarray, rb: int) -> np.ndarray:
+    """``D[(j, dr), (r, c, b)] = d[j, rb * r + dr, c, b]`` for ``d`` (maps, rows, cols, batch):
+    shape (maps * rb, rows / rb * cols * batch), in a scratch buffer (a view when rb is 1)."""
+    maps, rows, cols, batch = d.shape
+    if rb == 1:
+        return d.reshape(maps, -1)
+    out = _WORKSPACE.scratch("blocks", (maps * rb, rows // rb * cols * batch), d.dtype)
+    blocks = d.reshape(maps, rows // rb, rb, cols * batch).transpose(0, 2, 1, 3)
+    np.copyto(out.reshape(maps, rb, rows // rb, cols * batch), blocks)
+    return out
+
+
 def pool_delta(d_next: list, k_next: list) -> list:
     """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full').
 
@@ -269,13 +325,15 @@ def pool_delta(d_next: list, k_next: list) -> list:
     kr = _kernels(k_next)
     maps_out, maps_in, ks, _ = kr.shape
     _, rows, cols, batch = dn.shape
-    rb = _row_block(rows)
-    blocks = dn.reshape(maps_out, rows // rb, rb, cols * batch).transpose(0, 2, 1, 3)
-    blocks = blocks.reshape(maps_out * rb, -1)  # (maps_out * rb, rows / rb * cols * batch)
+    rb = _row_block(rows, maps_in)
+    blocks = _row_blocks(dn, rb)  # (maps_out * rb, rows / rb * cols * batch)
     w = np.zeros((maps_out, rb, ks + rb - 1, ks, maps_in), dtype=kr.dtype)
     for dr in range(rb):
         w[:, dr, dr : dr + ks] = kr.transpose(0, 2, 3, 1)
-    taps = w.reshape(maps_out * rb, -1).T @ blocks
+    wt = w.reshape(maps_out * rb, -1).T
+    taps = np.matmul(
+        wt, blocks, out=_WORKSPACE.scratch("taps", (len(wt), blocks.shape[1]), w.dtype)
+    )
     taps = taps.reshape(ks + rb - 1, ks, maps_in, rows // rb, cols, batch)
     d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=taps.dtype)
     for u in range(ks + rb - 1):
@@ -295,12 +353,11 @@ def conv_grads(a_prev: list, d: list) -> tuple[list, list]:
     maps_out, rows, cols, batch = dd.shape
     maps_in = len(a_prev)
     ks = np.shape(a_prev[0])[0] - rows + 1
-    rb = _row_block(rows)
-    patches = _PATCHES.get(a_prev, ks)
+    rb = _row_block(rows, maps_in)
+    patches = _WORKSPACE.find(a_prev, ks)
     if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
         patches = _patches(_stack(a_prev), ks, rb)
-    blocks = dd.reshape(maps_out, rows // rb, rb, cols * batch).transpose(0, 2, 1, 3)
-    blocks = blocks.reshape(maps_out * rb, -1)
+    blocks = _row_blocks(dd, rb)
     # P @ D.T, the long inner dimension summed in equal chunks (faster for OpenBLAS)
     n = blocks.shape[1]
     step = math.ceil(n / math.ceil(n / GRAD_CHUNK))
