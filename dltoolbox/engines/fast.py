@@ -23,7 +23,7 @@ first maximum of each block in column-major order, as in the reference engine.
 
 from __future__ import annotations
 
-import math
+import operator
 import threading
 import weakref
 
@@ -34,8 +34,6 @@ from ..activations import derivative
 
 #: Largest patch matrix built at once, in elements; bigger batches are done in batch chunks.
 PATCH_CHUNK = 1 << 20
-#: Longest inner dimension of one kernel-gradient product; longer ones are summed in chunks.
-GRAD_CHUNK = 2048
 #: Vertically adjacent outputs computed from one patch column: fewer, wider products. A layer
 #: with a single input map gets the larger block (its products are otherwise very thin).
 ROW_BLOCK = 2
@@ -66,7 +64,7 @@ def _stack(maps: list) -> np.ndarray:
     if (
         isinstance(maps, MapStack)
         and len(maps) == len(maps.views)
-        and all(a is v for a, v in zip(maps, maps.views))
+        and all(map(operator.is_, maps, maps.views))
     ):
         return maps.stack
     if len(maps) == 1:  # e.g. the input layer: batch innermost makes the patch copies cheap
@@ -358,12 +356,7 @@ def conv_grads(a_prev: list, d: list) -> tuple[list, list]:
     if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
         patches = _patches(_stack(a_prev), ks, rb)
     blocks = _row_blocks(dd, rb)
-    # P @ D.T, the long inner dimension summed in equal chunks (faster for OpenBLAS)
-    n = blocks.shape[1]
-    step = math.ceil(n / math.ceil(n / GRAD_CHUNK))
-    g = patches[:, :step] @ blocks[:, :step].T  # (len(P), maps_out * rb)
-    for start in range(step, n, step):
-        g += patches[:, start : start + step] @ blocks[:, start : start + step].T
+    g = patches @ blocks.T  # (len(P), maps_out * rb)
     taps = g[:-1].reshape(maps_in, ks + rb - 1, ks, maps_out, rb)
     grid = taps[:, :ks, :, :, 0]
     for dr in range(1, rb):
