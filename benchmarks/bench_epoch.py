@@ -116,7 +116,9 @@ def main(argv=None) -> int:
         default=5,
         help="batches of the reference engine, extrapolated (default 5)",
     )
-    parser.add_argument("--data", help="mnist_uint8.mat or a folder of MNIST files (default: ../shared/data)")
+    parser.add_argument(
+        "--data", help="mnist_uint8.mat or a folder of MNIST files (default: ../shared/data)"
+    )
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     parser.add_argument(
         "--octave",

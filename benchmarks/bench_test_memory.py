@@ -71,7 +71,9 @@ def epoch_memory(data: str | None, dtype_name: str, batches: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, 200 batches")
-    parser.add_argument("--data", help="mnist_uint8.mat or a folder of MNIST files (default: ../shared/data)")
+    parser.add_argument(
+        "--data", help="mnist_uint8.mat or a folder of MNIST files (default: ../shared/data)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("DTYPE", "BATCHES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -198,6 +198,16 @@ def test_reused_buffers_never_show_in_a_net():
     assert_same(net1, before, tol=0)
 
 
+def test_large_scratch_buffers_are_freed_not_kept(monkeypatch):
+    monkeypatch.setattr(fast, "_WORKSPACE", fast._Workspace())  # a fresh one for this test
+    monkeypatch.setattr(fast, "KEPT_SIZE", 5000)  # conv2's buffers fit, conv1's do not
+    net, x, y = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3)
+    ref = dlt.cnnbp(dlt.cnnff(with_engine(net, "reference"), x), y)
+    assert_same(dlt.cnnbp(dlt.cnnff(net, x), y), ref)
+    kept = fast._WORKSPACE.scratch_buffers.values()
+    assert kept and all(buf.size <= 5000 for buf in kept)
+
+
 def test_nets_trained_in_parallel_threads_match_sequential_training():
     """Each thread has its own buffers: two nets stepped at once in two threads end exactly as
     when stepped one after the other."""

@@ -23,6 +23,7 @@ first maximum of each block in column-major order, as in the reference engine.
 
 from __future__ import annotations
 
+import math
 import operator
 import threading
 import weakref
@@ -40,6 +41,8 @@ ROW_BLOCK = 2
 ROW_BLOCK_SINGLE_MAP = 4
 #: Patch matrices, and scratch buffers, kept per thread (a few per conv layer of a net).
 KEPT = 16
+#: Largest scratch buffer kept for reuse, in elements; larger ones are freed after the call.
+KEPT_SIZE = 1 << 20
 
 
 class MapStack(list):
@@ -132,7 +135,8 @@ class _Workspace(threading.local):
     operating system as new pages, each faulted in on first touch (measured: about 200 page
     faults and 15% of an example step). Buffers that never leave the engine are reused instead:
 
-    - ``scratch(role, shape, dtype)``: one temporary per role, overwritten by the next call.
+    - ``scratch(role, shape, dtype)``: one temporary per role and shape, overwritten by the next
+      call that asks for it; one larger than :data:`KEPT_SIZE` elements is not kept.
     - patches: the patch matrix of the last forward pass of each conv layer, kept for
       :func:`conv_grads` and found only while the very same input arrays are alive and listed in
       the same order. A new forward pass with patches of the same shape takes the buffer over
@@ -149,7 +153,10 @@ class _Workspace(threading.local):
 
     def scratch(self, role: str, shape: tuple, dtype) -> np.ndarray:
         """An uninitialised (shape, dtype) array for ``role``: the one of the last call with the
-        same arguments (the newest :data:`KEPT` are kept)."""
+        same arguments (the newest :data:`KEPT`, of at most :data:`KEPT_SIZE` elements, are
+        kept)."""
+        if math.prod(shape) > KEPT_SIZE:
+            return np.empty(shape, dtype=dtype)
         key = (role, shape, np.dtype(dtype))
         buf = self.scratch_buffers.pop(key, None)
         if buf is None:
