@@ -12,8 +12,8 @@ A 'valid' convolution is a product with an im2col matrix: with the patches
 a few vertically adjacent outputs (:func:`_row_block`: a wider, shorter product that OpenBLAS
 runs faster), and a row of ones carries the bias. The kernels also give the pooling layer's delta
 (``W.T @ d`` on row blocks of ``d``, then one shifted add per tap) and the forward pass's ``P``
-gives the kernel gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads` as
-long as the input maps they came from are alive.
+gives the kernel gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads`
+(see :class:`_Workspace`).
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order). The options of :mod:`dltoolbox.activations`
@@ -87,7 +87,7 @@ def _row_block(rows_out: int, maps_in: int) -> int:
     return next(rb for rb in (preferred, ROW_BLOCK, 1) if rows_out % rb == 0)
 
 
-def patch_shape(shape: tuple, ks: int, rb: int) -> tuple[int, int]:
+def _patch_shape(shape: tuple, ks: int, rb: int) -> tuple[int, int]:
     """The shape of :func:`_patches` of an array of ``shape`` (maps, rows, cols, batch)."""
     maps, rows, cols, batch = shape
     return maps * (ks + rb - 1) * ks + 1, (rows - ks + 1) // rb * (cols - ks + 1) * batch
@@ -108,7 +108,7 @@ def _patches(a: np.ndarray, ks: int, rb: int, out: np.ndarray | None = None) -> 
     strides = (s_map, s_row, s_col, rb * s_row, s_col, s_batch)
     windows = as_strided(a, shape, strides, writeable=False)
     if out is None:
-        out = np.empty(patch_shape(a.shape, ks, rb), dtype=a.dtype)
+        out = np.empty(_patch_shape(a.shape, ks, rb), dtype=a.dtype)
     np.copyto(out[:-1].reshape(shape), windows)
     out[-1] = 1
     return out
@@ -132,8 +132,9 @@ class _Workspace(threading.local):
     """This thread's reusable buffers, kept from one call to the next.
 
     Multi-megabyte arrays freed and allocated afresh on every training step come back from the
-    operating system as new pages, each faulted in on first touch (measured: about 200 page
-    faults and 15% of an example step). Buffers that never leave the engine are reused instead:
+    operating system as new pages, each faulted in on first touch (measured, depending on the
+    state of the heap: up to about 200 page faults and 15% of an example step). Buffers that
+    never leave the engine are reused instead:
 
     - ``scratch(role, shape, dtype)``: one temporary per role and shape, overwritten by the next
       call that asks for it; one larger than :data:`KEPT_SIZE` elements is not kept.
@@ -207,7 +208,7 @@ def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> li
     rb = _row_block(rows_out, maps_in)
     wb = _forward_weights(kr, b, rb, np.result_type(a, kr))
     out = np.empty((maps_out, rows_out // rb, rb, cols_out, batch), dtype=wb.dtype)
-    rows_p, cols_p = patch_shape(a.shape, ks, rb)
+    rows_p, cols_p = _patch_shape(a.shape, ks, rb)
     chunk = max(1, PATCH_CHUNK // (rows_p * cols_p // batch))
     if chunk >= batch:
         patches = _patches(a, ks, rb, _WORKSPACE.patch_buffer((rows_p, cols_p), a.dtype))
