@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
+from .engines.fast import KernelStack, kernel_array
 
 #: The velocity field of each parameter field: (net key or layer key, velocity key).
 VELOCITY = {"k": "vk", "b": "vb", "ffW": "vffW", "ffb": "vffb"}
@@ -45,15 +46,19 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
         raise ValueError(f'opts: expected a dict with key "alpha", got {opts!r}')
     alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
     extra = checks.optimizer(opts)
-    if extra.get("momentum", 0.0) or extra.get("weight_decay", 0.0):
-        return _apply_with_options(
-            net, alpha, extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
-        )
+    return update(net, alpha, extra.get("momentum", 0.0), extra.get("weight_decay", 0.0))
+
+
+def update(net: dict, alpha: float, momentum: float = 0.0, weight_decay: float = 0.0) -> dict:
+    """:func:`cnnapplygrads` without its checks, for a loop over batches (arguments as
+    checked there)."""
+    if momentum or weight_decay:
+        return _apply_with_options(net, alpha, momentum, weight_decay)
     for layer in net["layers"][1:]:
         if layer["type"] == "c":
             # every k[i][j] - alpha * dk[i][j] at once, on (inputmaps, outputmaps, ks, ks) stacks
-            k = np.array(layer["k"]) - alpha * np.array(layer["dk"])
-            layer["k"] = [list(row) for row in k]
+            k = kernel_array(layer["k"]) - alpha * kernel_array(layer["dk"])
+            layer["k"] = KernelStack(k)
             layer["b"] = [b - alpha * db for b, db in zip(layer["b"], layer["db"])]
     net["ffW"] = net["ffW"] - alpha * net["dffW"]
     net["ffb"] = net["ffb"] - alpha * net["dffb"]

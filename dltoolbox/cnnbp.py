@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 from . import checks
@@ -34,11 +36,18 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     """
     checks.require_setup(net)
     checks.require_keys(net, ("o", "fv"), "cnnbp", "cnnff")
+    o, ffW = net["o"], net["ffW"]
+    y = checks.labels(y, o.shape[1], ffW.shape[0], o.dtype)  # a float32 net stays float32
+    return backward(net, y, get_engine(net))
+
+
+def backward(net: dict, y: np.ndarray, engine: ModuleType) -> dict:
+    """:func:`cnnbp` without its checks, for a loop over batches: ``y`` (classes, batch) real,
+    finite and of the batch's size (cast to the dtype of ``net["o"]`` here)."""
     layers = net["layers"]
     o, fv, ffW = net["o"], net["fv"], net["ffW"]
-    y = checks.labels(y, o.shape[1], ffW.shape[0], o.dtype)  # a float32 net stays float32
+    y = y.astype(o.dtype, copy=False)
     batch = o.shape[1]
-    engine = get_engine(net)
 
     net["e"] = o - y
     if net.get("output", "sigm") == "softmax":  # cross-entropy
@@ -53,12 +62,10 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
         net["fvd"] = net["fvd"] * derivative(fv, layers[-1].get("activation", "sigm"))
 
     # feature-vector delta back into map shape: the inverse of cnnff's column-major flatten
+    maps = len(layers[-1]["a"])
     rows, cols, _ = layers[-1]["a"][0].shape
-    per_map = rows * cols
-    layers[-1]["d"] = [
-        net["fvd"][j * per_map : (j + 1) * per_map].reshape(rows, cols, batch, order="F")
-        for j in range(len(layers[-1]["a"]))
-    ]
+    d = net["fvd"].reshape(maps, cols, rows, batch).transpose(0, 2, 1, 3)  # (maps, rows, cols, .)
+    layers[-1]["d"] = list(d)  # d[j] (rows, cols, batch): views of fvd
 
     for l in range(len(layers) - 2, 0, -1):
         layer, above = layers[l], layers[l + 1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 from . import checks
@@ -35,14 +37,33 @@ def cnnff(net: dict, x: np.ndarray) -> dict:
     Each conv layer applies its ``"activation"`` (default ``"sigm"``), each subsampling layer
     its ``"method"`` (default ``"mean"``); see :mod:`dltoolbox.engines`.
     """
+    x, engine = prepare(net, x)
+    return forward(net, x, engine)
+
+
+def prepare(net: dict, x: np.ndarray) -> tuple[np.ndarray, ModuleType]:
+    """The checks of :func:`cnnff`: ``x`` as :func:`forward` takes it, and the net's engine.
+
+    Raises a ValueError/TypeError naming the argument when the net is not set up or ``x`` does
+    not fit it (dimensions, map sizes the layers cannot divide, a feature count other than
+    ``ffW``'s, NaN or Inf).
+    """
     checks.require_setup(net)
     nchannels = checks.channels(net)
     x = checks.net_input(x, nchannels)
-    layers = net["layers"]
-    map_sizes(layers, x.shape[:2], nchannels)
-    engine = get_engine(net)
+    maps, rows, cols = map_sizes(net["layers"], x.shape[:2], nchannels)[-1]
+    if maps * rows * cols != net["ffW"].shape[1]:
+        raise ValueError(
+            f"x: maps of size {x.shape[:2]} give {maps * rows * cols} features, but ffW "
+            f"expects {net['ffW'].shape[1]}: x does not match the size the net was set up for"
+        )
+    return x, get_engine(net)
 
-    layers[0]["a"] = [x] if nchannels == 1 else [x[:, :, c] for c in range(nchannels)]
+
+def forward(net: dict, x: np.ndarray, engine: ModuleType) -> dict:
+    """:func:`cnnff` without its checks (see :func:`prepare`), for a loop over batches."""
+    layers = net["layers"]
+    layers[0]["a"] = [x] if x.ndim == 3 else [x[:, :, c] for c in range(x.shape[2])]
     for l in range(1, len(layers)):
         layer, below = layers[l], layers[l - 1]
         if layer["type"] == "c":
@@ -54,15 +75,9 @@ def cnnff(net: dict, x: np.ndarray) -> dict:
                 below["a"], layer["scale"], layer.get("method", "mean")
             )
 
-    last = layers[-1]["a"]
-    rows, cols, batch = last[0].shape
-    # column-major flatten of each map (MATLAB's reshape), maps stacked one after another
-    net["fv"] = np.concatenate([a.reshape(rows * cols, batch, order="F") for a in last])
-    if net["fv"].shape[0] != net["ffW"].shape[1]:
-        raise ValueError(
-            f"x: maps of size {x.shape[:2]} give {net['fv'].shape[0]} features, but ffW "
-            f"expects {net['ffW'].shape[1]}: x does not match the size the net was set up for"
-        )
+    last = np.stack(layers[-1]["a"])  # (maps, rows, cols, batch)
+    # each map flattened column-major (MATLAB's reshape), maps stacked one after another
+    net["fv"] = last.transpose(0, 2, 1, 3).reshape(-1, last.shape[-1])  # (features, batch)
     if net.get("output", "sigm") == "softmax":
         net["o"] = softmax(net["ffW"] @ net["fv"] + net["ffb"])
     else:

@@ -15,9 +15,9 @@ import numpy as np
 
 from . import checks
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint
-from .cnnapplygrads import cnnapplygrads
-from .cnnbp import cnnbp
-from .cnnff import cnnff
+from .cnnapplygrads import update
+from .cnnbp import backward
+from .cnnff import forward, prepare
 from .cnnsetup import as_rng
 from .engines import engine_name
 from .netio import spec_of
@@ -195,13 +195,14 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         A batch's loss ``L`` is NaN or Inf; the net is left as it was before that batch.
     """
     checks.require_setup(net)
-    x = checks.net_input(x, checks.channels(net))
+    if isinstance(opts, dict) and "engine" in opts:  # the kernels used from now on
+        net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
+    x, engine = prepare(net, x)  # cnnff's checks, once for all batches
     m = x.shape[-1]
     y = checks.labels(y, m, net["ffW"].shape[0])
     alpha, batchsize, numepochs, checkpoint, resume = _settings(opts, m)
     extra = checks.optimizer(opts)
-    if "engine" in opts:  # the kernels cnnff/cnnbp use from now on (see dltoolbox.engines)
-        net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
+    momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
     progress = _progress_option(opts.get("progress"), numepochs)
     rng = as_rng(rng)
     numbatches = m // batchsize
@@ -227,19 +228,17 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     try:
         for epoch in range(first_epoch, numepochs):
             kk = np.asarray(rng.randperm(m))
-            step_opts = opts
-            if "lr_decay" in extra:
-                step_opts = dict(opts, alpha=alpha * extra["lr_decay"] ** epoch)
+            step_alpha = alpha * extra["lr_decay"] ** epoch if "lr_decay" in extra else alpha
             for b in range(numbatches):
                 idx = kk[b * batchsize : (b + 1) * batchsize]
                 before = _snapshot(net)
-                cnnff(net, x[..., idx])
-                cnnbp(net, y[:, idx])
+                forward(net, x[..., idx], engine)  # cnnff, cnnbp, cnnapplygrads: checked above
+                backward(net, y[:, idx], engine)
                 if not math.isfinite(net["L"]):
                     loss = net["L"]
                     _restore(net, before)
                     raise NonFiniteLossError(loss, epoch, numepochs, b, numbatches, alpha)
-                cnnapplygrads(net, step_opts)
+                update(net, step_alpha, momentum, decay)
                 if n == 0:
                     rL[0] = net["L"]
                     n = 1

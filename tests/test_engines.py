@@ -170,6 +170,32 @@ def test_new_kernel_lists_and_in_place_edits_take_effect():
     assert_same(dlt.cnnbp(dlt.cnnff(fst, x), y), dlt.cnnbp(dlt.cnnff(ref, x), y))
 
 
+def test_stepped_kernels_are_read_back_until_edited_or_replaced():
+    """After cnnapplygrads a layer's k[i][j] are views of one array that the fast engine reads
+    back without copying; an edit in place, a new kernel, a new row or a new length must all
+    take effect as with plain lists."""
+    net, x, y = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3)
+    fst = step(with_engine(net, "fast"), x, y)
+    ref = step(with_engine(copy.deepcopy(net), "reference"), x, y)
+    k = fst["layers"][3]["k"]
+    assert isinstance(k, fast.KernelStack) and fast.kernel_array(k) is k.stack
+    assert type(copy.deepcopy(k)) is list and type(copy.deepcopy(k)[0][0]) is np.ndarray
+    edits = [
+        lambda ks: ks[2][7].__setitem__((1, 3), ks[2][7][1, 3] + 0.25),  # in place: a view
+        lambda ks: ks[0].__setitem__(4, ks[0][4] * 0.5),  # a new kernel
+        lambda ks: ks.__setitem__(5, [kk + 0.125 for kk in ks[5]]),  # a new row
+    ]
+    for edit in edits:
+        for n in (fst, ref):
+            edit(n["layers"][3]["k"])
+        assert_same(dlt.cnnbp(dlt.cnnff(fst, x), y), dlt.cnnbp(dlt.cnnff(ref, x), y))
+    assert fast.kernel_array(k) is not k.stack  # replaced kernels: read afresh
+    k = dlt.cnnapplygrads(fst, {"alpha": 1.0})["layers"][3]["k"]
+    k[1].pop()  # a kernel dropped: not read from the stack it no longer matches
+    with pytest.raises(ValueError):
+        dlt.cnnff(fst, x)
+
+
 def test_interleaved_nets_do_not_share_stale_scratch():
     """cnnff of another net of the same shapes between cnnff and cnnbp of the first."""
     net1, x1, y1 = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3, seed=1)

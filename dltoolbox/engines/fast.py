@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..activations import derivative
+from .blas import matmul
 
 #: Largest patch matrix built at once, in elements; bigger batches are done in batch chunks.
 PATCH_CHUNK = 1 << 20
@@ -75,9 +76,40 @@ def _stack(maps: list) -> np.ndarray:
     return np.stack(maps)
 
 
+class KernelStack(list):
+    """The nested list ``k[i][j]``, each a (ks, ks) view of one (maps_in, maps_out, ks, ks) array.
+
+    It behaves as the plain list of lists the net documents; :func:`kernel_array` reads the
+    array directly as long as the lists still hold exactly those views.
+    """
+
+    def __init__(self, stack: np.ndarray) -> None:
+        super().__init__(list(row) for row in stack)
+        self.stack = stack
+        self.rows = tuple(self)
+        self.views = tuple(tuple(row) for row in self)
+
+    def __reduce__(self):
+        """Pickled and deep-copied as the plain list of lists."""
+        return list, ([list(row) for row in self],)
+
+
+def kernel_array(k: list) -> np.ndarray:
+    """The (maps_in, maps_out, ks, ks) array of the kernels ``k[i][j]``: the array behind an
+    intact :class:`KernelStack` (not a copy: do not write to it), else a new one."""
+    if (
+        isinstance(k, KernelStack)
+        and len(k) == len(k.rows)
+        and all(map(operator.is_, k, k.rows))
+        and all(len(r) == len(v) and all(map(operator.is_, r, v)) for r, v in zip(k, k.views))
+    ):
+        return k.stack
+    return np.array(k)
+
+
 def _kernels(k: list) -> np.ndarray:
-    """(maps_out, maps_in, ks, ks): ``rot180(k[i][j])`` at ``[j, i]``, from a fresh copy of k."""
-    return np.array(k)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    """(maps_out, maps_in, ks, ks): ``rot180(k[i][j])`` at ``[j, i]`` (a view: read only)."""
+    return kernel_array(k)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
 
 
 def _row_block(rows_out: int, maps_in: int) -> int:
@@ -214,10 +246,10 @@ def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> li
         patches = _patches(a, ks, rb, _WORKSPACE.patch_buffer((rows_p, cols_p), a.dtype))
         _WORKSPACE.keep(a_prev, ks, patches)
         z = _WORKSPACE.scratch("z", (len(wb), cols_p), wb.dtype)
-        parts = [(slice(None), np.matmul(wb, patches, out=z))]
+        parts = [(slice(None), matmul(wb, patches, out=z))]
     else:  # a large batch (e.g. a whole test set): bounded memory, same numbers
         parts = (
-            (slice(s, s + chunk), wb @ _patches(a[..., s : s + chunk], ks, rb))
+            (slice(s, s + chunk), matmul(wb, _patches(a[..., s : s + chunk], ks, rb)))
             for s in range(0, batch, chunk)
         )
     for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
@@ -237,18 +269,23 @@ def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> li
 
 
 def pool_forward(a_prev: list, scale: int, method: str = "mean") -> list:
-    """Mean pooling: the mean of each scale x scale block (scale^2 strided adds).
+    """Mean pooling: the mean of each scale x scale block (the block's rows are summed first,
+    then its columns: scale^2 - 2 strided adds, the first ones with long contiguous runs).
 
     ``method="max"``: the maximum of each block (scale^2 strided maxima).
     """
     a = _stack(a_prev)
     if method == "max":
         return MapStack(_block_max(a, scale))
-    z = a[:, ::scale, ::scale] + a[:, ::scale, 1::scale] if scale > 1 else a.copy()
-    for p in range(scale):
-        for q in range(scale):
-            if p > 0 or q > 1:  # offsets (0, 0) and (0, 1) are in z already
-                z += a[:, p::scale, q::scale]
+    maps, rows, cols, batch = a.shape
+    by_rows = a.reshape(maps, rows // scale, scale, cols * batch)
+    z = by_rows[:, :, 0].copy() if scale == 1 else by_rows[:, :, 0] + by_rows[:, :, 1]
+    for p in range(2, scale):  # the rows of each block first: runs of a whole row of samples
+        z += by_rows[:, :, p]
+    by_cols = z.reshape(maps, rows // scale, cols // scale, scale, batch)
+    z = by_cols[..., 0, :] + by_cols[..., 1, :] if scale > 1 else by_cols[..., 0, :]
+    for q in range(2, scale):  # then the columns
+        z += by_cols[..., q, :]
     z /= scale**2
     return MapStack(z)
 
@@ -270,13 +307,15 @@ def conv_delta(
         d *= act
     else:
         d = derivative(act, activation)
+    dn = _stack(d_next)  # (maps, rows / scale, cols / scale, batch)
     if method == "max":
         d *= _first_max(act, scale)
-        dn = _stack(d_next)
     else:
-        dn = _stack(d_next) / scale**2
-    blocks = d.reshape(maps, rows // scale, scale, cols // scale, scale, batch)
-    blocks *= dn[:, :, None, :, None, :]
+        dn = dn / scale**2
+    wide = np.repeat(dn, scale, axis=2)  # expanded along the columns: (maps, rows / scale, cols, .)
+    # ... and along the rows: a broadcast, with runs of a whole row of every sample
+    blocks = d.reshape(maps, rows // scale, scale, cols * batch)
+    blocks *= wide.reshape(maps, rows // scale, 1, cols * batch)
     return MapStack(d)
 
 
@@ -337,9 +376,7 @@ def pool_delta(d_next: list, k_next: list) -> list:
     for dr in range(rb):
         w[:, dr, dr : dr + ks] = kr.transpose(0, 2, 3, 1)
     wt = w.reshape(maps_out * rb, -1).T
-    taps = np.matmul(
-        wt, blocks, out=_WORKSPACE.scratch("taps", (len(wt), blocks.shape[1]), w.dtype)
-    )
+    taps = matmul(wt, blocks, out=_WORKSPACE.scratch("taps", (len(wt), blocks.shape[1]), w.dtype))
     taps = taps.reshape(ks + rb - 1, ks, maps_in, rows // rb, cols, batch)
     d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=taps.dtype)
     for u in range(ks + rb - 1):
@@ -364,7 +401,7 @@ def conv_grads(a_prev: list, d: list) -> tuple[list, list]:
     if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
         patches = _patches(_stack(a_prev), ks, rb)
     blocks = _row_blocks(dd, rb)
-    g = patches @ blocks.T  # (len(P), maps_out * rb)
+    g = matmul(patches, blocks.T)  # (len(P), maps_out * rb)
     taps = g[:-1].reshape(maps_in, ks + rb - 1, ks, maps_out, rb)
     grid = taps[:, :ks, :, :, 0]
     for dr in range(1, rb):
@@ -372,4 +409,4 @@ def conv_grads(a_prev: list, d: list) -> tuple[list, list]:
     dk = np.empty((maps_in, maps_out, ks, ks), dtype=g.dtype)
     np.divide(grid[:, ::-1, ::-1].transpose(0, 3, 1, 2), batch, out=dk)
     db = (g[-1].reshape(maps_out, rb).sum(axis=1) / batch).tolist()
-    return [list(row) for row in dk], db
+    return KernelStack(dk), db

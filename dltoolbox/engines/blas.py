@@ -1,0 +1,191 @@
+"""Matrix products of the fast engine: numpy's, or a private OpenBLAS where numpy's is slow.
+
+numpy's bundled OpenBLAS picks its kernels by CPU model. Some releases do not know newer CPUs
+that have AVX-512 (AMD Zen 5, for one: OpenBLAS issue #6029, numpy 2.4's OpenBLAS 0.3.31) and
+fall back to their AVX2 ("Haswell") kernels, which run the engine's products 30-40% slower.
+On such a machine (the CPU has AVX-512, numpy's OpenBLAS reports a kernel set without it) the
+fast engine runs its products on its own copy of OpenBLAS, from the ``scipy-openblas32`` wheel
+(the build numpy and SciPy are made with), loaded privately with its AVX-512 ("SkylakeX")
+kernels. numpy, SciPy and every other library keep their own BLAS, untouched.
+
+Set ``DLTOOLBOX_BLAS=numpy`` (before the first product) to always use ``numpy.matmul``. The
+private copy reads ``OPENBLAS_NUM_THREADS`` as numpy's does, and threadpoolctl sees and limits
+it like any other BLAS.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.util
+import os
+import sys
+import threading
+
+import numpy as np
+
+#: OpenBLAS kernel sets that use AVX-512.
+AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+#: The CPU flags (Linux ``/proc/cpuinfo``) that OpenBLAS's SkylakeX kernels need.
+AVX512_FLAGS = ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl")
+#: cblas constants.
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_INT_MAX = 2**31 - 1
+
+_lock = threading.Lock()
+_state: dict = {}  # "gemm": {dtype: cblas function} or None; "backend": str
+
+
+def cpu_has_avx512(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU has AVX-512 F, CD, BW, DQ and VL, as Linux reports it (so OS-enabled)."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return all(flag in flags for flag in AVX512_FLAGS)
+    except OSError:
+        pass
+    return False
+
+
+def numpy_blas() -> dict | None:
+    """threadpoolctl's description of numpy's BLAS (``internal_api``, ``architecture``, ...), or
+    None when it cannot tell."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    for info in infos:  # numpy's own (numpy.libs/ beside numpy/), else the only one loaded
+        if os.path.dirname(os.path.dirname(info["filepath"])) == numpy_dir:
+            return info
+    return infos[0] if len(infos) == 1 else None
+
+
+def needs_private(numpy_info: dict | None, avx512: bool) -> bool:
+    """Whether the private OpenBLAS should run the products: the CPU has AVX-512 and numpy's
+    BLAS is an OpenBLAS with a kernel set without it."""
+    if not avx512 or numpy_info is None or numpy_info.get("internal_api") != "openblas":
+        return False
+    return str(numpy_info.get("architecture", "")).lower() not in AVX512_CORES
+
+
+def _private_library() -> str | None:
+    """The shared library file of the installed ``scipy-openblas32`` wheel, or None."""
+    spec = importlib.util.find_spec("scipy_openblas32")  # found, never imported: importing
+    if spec is None or not spec.submodule_search_locations:  # it loads the library globally
+        return None
+    lib_dir = os.path.join(spec.submodule_search_locations[0], "lib")
+    found = sorted(glob.glob(os.path.join(lib_dir, "libscipy_openblas*.so*")))
+    return found[0] if found else None
+
+
+def _load_private(path: str) -> tuple[dict, str] | None:
+    """Load OpenBLAS from ``path`` with its SkylakeX kernels, privately (RTLD_LOCAL): the cblas
+    gemm of each dtype and its kernel name; None if it does not load or not with AVX-512."""
+    had = os.environ.get("OPENBLAS_CORETYPE")
+    os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"  # read once, while the library initialises
+    try:
+        lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+    except OSError:
+        return None
+    finally:
+        if had is None:
+            del os.environ["OPENBLAS_CORETYPE"]
+        else:
+            os.environ["OPENBLAS_CORETYPE"] = had
+    try:
+        corename = lib.scipy_openblas_get_corename
+        gemms = {
+            np.dtype(np.float64): lib.scipy_cblas_dgemm,
+            np.dtype(np.float32): lib.scipy_cblas_sgemm,
+        }
+    except AttributeError:
+        return None
+    corename.restype = ctypes.c_char_p
+    core = corename().decode()
+    if core.lower() not in AVX512_CORES:
+        return None
+    ci, cp = ctypes.c_int, ctypes.c_void_p
+    for dtype, gemm in gemms.items():
+        real = ctypes.c_double if dtype == np.float64 else ctypes.c_float
+        gemm.argtypes = [ci, ci, ci, ci, ci, ci, real, cp, ci, cp, ci, real, cp, ci]
+        gemm.restype = None
+    return gemms, f"private OpenBLAS ({path}), {core} kernels"
+
+
+def _setup() -> None:
+    """Decide, once, which library runs the products (see the module's docstring)."""
+    _state["gemm"] = None
+    _state["backend"] = "numpy.matmul"
+    if os.environ.get("DLTOOLBOX_BLAS", "auto") == "numpy" or not sys.platform.startswith("linux"):
+        return
+    info = numpy_blas()
+    if not needs_private(info, cpu_has_avx512()):
+        return
+    path = _private_library()
+    loaded = _load_private(path) if path else None
+    if loaded is not None:
+        _state["gemm"], _state["backend"] = loaded
+
+
+def backend() -> str:
+    """Which library runs the fast engine's products, in words."""
+    if not _state:
+        with _lock:
+            if not _state:
+                _setup()
+    return _state["backend"]
+
+
+def _operand(x: np.ndarray) -> tuple[int, int] | None:
+    """(cblas transpose flag, leading dimension) of a C- or F-contiguous 2-D ``x``, else None."""
+    if x.flags.c_contiguous:
+        return _NO_TRANS, x.shape[1]
+    if x.flags.f_contiguous:
+        return _TRANS, x.shape[0]
+    return None
+
+
+def _address(x: np.ndarray) -> int:
+    """The address of the first element of a C- or F-contiguous ``x`` (as ``x.ctypes.data``,
+    in a third of its time where x, or x.T, exports a writable buffer)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(x if x.flags.c_contiguous else x.T))
+    except (TypeError, ValueError, BufferError):  # read-only
+        return x.ctypes.data
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-D arrays a (m, k) and b (k, n), written into ``out`` when given.
+
+    Runs on the private OpenBLAS where :func:`backend` chose it and the operands suit cblas
+    (both float32 or both float64, each C- or F-contiguous; ``out`` C-contiguous (m, n) of that
+    dtype and apart from both); anything else is ``numpy.matmul``, with its errors.
+    """
+    if not _state:
+        backend()
+    gemm = _state["gemm"] and _state["gemm"].get(a.dtype)
+    if not gemm or b.dtype != a.dtype or a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        return np.matmul(a, b, out=out)
+    (m, k), n = a.shape, b.shape[1]
+    op_a, op_b = _operand(a), _operand(b)
+    if out is None:
+        out = np.empty((m, n), dtype=a.dtype)
+    elif (
+        out.shape != (m, n)
+        or out.dtype != a.dtype
+        or not out.flags.c_contiguous
+        or np.may_share_memory(out, a)
+        or np.may_share_memory(out, b)
+    ):
+        return np.matmul(a, b, out=out)
+    if op_a is None or op_b is None or min(m, n, k) == 0 or max(m, n, k) > _INT_MAX:
+        return np.matmul(a, b, out=out)
+    gemm(
+        _ROW_MAJOR, op_a[0], op_b[0], m, n, k,
+        1.0, _address(a), op_a[1], _address(b), op_b[1], 0.0, _address(out), n,
+    )  # fmt: skip
+    return out

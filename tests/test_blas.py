@@ -1,0 +1,189 @@
+"""dltoolbox.engines.blas: its products against numpy.matmul; when it uses a private OpenBLAS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dltoolbox.engines import blas
+
+SHAPES = [(24, 41, 7200), (180, 24, 1600), (1, 1, 1), (7, 1, 3), (1, 9, 1), (33, 17, 65)]
+TOL = {np.float64: 1e-13, np.float32: 1e-5}
+
+
+def private_gemms():
+    """The private OpenBLAS's gemms, loaded here whatever numpy's BLAS is; skips where it
+    cannot be (no AVX-512, not Linux, the wheel not installed)."""
+    if not sys.platform.startswith("linux") or not blas.cpu_has_avx512():
+        pytest.skip("the private OpenBLAS is only loaded on Linux CPUs with AVX-512")
+    path = blas._private_library()
+    if path is None:
+        pytest.skip("scipy-openblas32 is not installed")
+    loaded = blas._load_private(path)
+    assert loaded is not None, f"{path} did not load with AVX-512 kernels"
+    return loaded[0]
+
+
+def operands(m, k, n, dtype, layout_a, layout_b, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    if layout_a == "F":
+        a = np.asfortranarray(a)
+    if layout_b == "F":
+        b = np.asfortranarray(b)
+    return a, b
+
+
+def check_products(monkeypatch, gemms):
+    monkeypatch.setitem(blas._state, "gemm", gemms)
+    monkeypatch.setitem(blas._state, "backend", "test")
+    for dtype in (np.float64, np.float32):
+        for m, k, n in SHAPES:
+            for la in "CF":
+                for lb in "CF":
+                    a, b = operands(m, k, n, dtype, la, lb)
+                    want = a.astype(np.float64) @ b.astype(np.float64)
+                    scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+                    got = blas.matmul(a, b)
+                    assert got.dtype == dtype and got.shape == (m, n)
+                    assert np.all(np.abs(got - want) <= TOL[dtype] * scale), (
+                        dtype,
+                        m,
+                        k,
+                        n,
+                        la,
+                        lb,
+                    )
+                    out = np.full((m, n), np.nan, dtype=dtype)
+                    assert blas.matmul(a, b, out=out) is out
+                    np.testing.assert_array_equal(out, got)
+
+
+def test_private_products_equal_numpy_matmul(monkeypatch):
+    gemms = private_gemms()
+    check_products(monkeypatch, gemms)
+
+
+def test_numpy_products_are_numpy_matmul(monkeypatch):
+    check_products(monkeypatch, None)
+
+
+def test_private_library_calls_are_the_cblas_ones(monkeypatch):
+    """Every product the operands allow goes to the private gemm (counted), the rest to numpy."""
+    gemms = private_gemms()
+    calls = []
+
+    def counting(gemm):
+        return lambda *args: calls.append(args[:6]) or gemm(*args)
+
+    monkeypatch.setitem(blas._state, "gemm", {t: counting(g) for t, g in gemms.items()})
+    a, b = operands(5, 4, 3, np.float64, "C", "F")
+    blas.matmul(a, b)
+    assert calls == [(101, 111, 112, 5, 3, 4)]  # row-major, a as is, b transposed
+    calls.clear()
+    strided = np.ones((8, 4))[::2]  # neither C- nor F-contiguous
+    mixed = np.ones((4, 3), dtype=np.float32)
+    ints = np.ones((4, 3), dtype=np.int64)
+    for x, y in ((strided, b), (a, mixed), (a.astype(np.int64), ints)):
+        np.testing.assert_array_equal(blas.matmul(x, y), np.matmul(x, y))
+    out = np.zeros((5, 5))
+    np.testing.assert_array_equal(blas.matmul(out, np.eye(5), out=out), np.zeros((5, 5)))
+    assert calls == []  # all of them numpy's (overlapping out included)
+
+
+def test_shape_errors_are_numpys(monkeypatch):
+    monkeypatch.setitem(blas._state, "gemm", {np.dtype(np.float64): lambda *a: None})
+    with pytest.raises(ValueError, match="mismatch"):
+        blas.matmul(np.ones((2, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError):
+        blas.matmul(np.ones((2, 3)), np.ones((3, 2)), out=np.empty((3, 3)))
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text(
+        "processor\t: 0\nflags\t\t: sse avx2 avx512f avx512cd avx512bw avx512dq avx512vl\n"
+    )
+    assert blas.cpu_has_avx512(str(info))
+    info.write_text("processor\t: 0\nflags\t\t: sse avx2 avx512f\n")
+    assert not blas.cpu_has_avx512(str(info))
+    assert not blas.cpu_has_avx512(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize(
+    ("info", "avx512", "private"),
+    [
+        ({"internal_api": "openblas", "architecture": "Haswell"}, True, True),  # numpy mis-detects
+        ({"internal_api": "openblas", "architecture": "Zen"}, True, True),
+        ({"internal_api": "openblas", "architecture": "SkylakeX"}, True, False),  # already right
+        ({"internal_api": "openblas", "architecture": "SapphireRapids"}, True, False),
+        ({"internal_api": "openblas", "architecture": "Haswell"}, False, False),  # no AVX-512
+        ({"internal_api": "mkl"}, True, False),  # not OpenBLAS: left alone
+        (None, True, False),  # numpy's BLAS unknown
+    ],
+)
+def test_private_library_only_where_numpys_lacks_the_cpus_kernels(info, avx512, private):
+    assert blas.needs_private(info, avx512) is private
+
+
+def backend_in_subprocess(**env) -> str:
+    code = "from dltoolbox.engines import blas; print(blas.backend())"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_dltoolbox_blas_numpy_turns_the_private_library_off():
+    assert backend_in_subprocess(DLTOOLBOX_BLAS="numpy") == "numpy.matmul"
+
+
+def test_backend_says_what_runs_the_products():
+    expected = blas.needs_private(blas.numpy_blas(), blas.cpu_has_avx512())
+    expected = expected and blas._private_library() is not None and sys.platform == "linux"
+    name = backend_in_subprocess(DLTOOLBOX_BLAS="auto")
+    assert name.startswith("private OpenBLAS") == expected, name
+    if expected:
+        assert "SkylakeX kernels" in name
+
+
+def test_loading_leaves_openblas_coretype_as_it_was(monkeypatch):
+    private_gemms()
+    path = blas._private_library()
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    blas._load_private(path)
+    assert "OPENBLAS_CORETYPE" not in os.environ
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    blas._load_private(path)
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_gives_the_same_net_with_either_library(monkeypatch, dtype):
+    """A few steps of the toolbox example with the products on numpy.matmul and on the private
+    OpenBLAS: the same net up to rounding."""
+    import dltoolbox as dlt
+
+    private = private_gemms()
+    rng = np.random.default_rng(0)
+    x = rng.random((28, 28, 40)).astype(dtype)
+    y = np.eye(10)[:, rng.integers(0, 10, 40)]
+    layers = [{"type": "i"}, {"type": "c", "outputmaps": 6, "kernelsize": 5},
+              {"type": "s", "scale": 2}, {"type": "c", "outputmaps": 12, "kernelsize": 5},
+              {"type": "s", "scale": 2}]  # fmt: skip
+    nets = []
+    for gemms in (None, private):
+        monkeypatch.setitem(blas._state, "gemm", gemms)
+        net = dlt.cnnsetup({"layers": [dict(l) for l in layers]}, x, y, dlt.OctaveRandom(0))
+        nets.append(dlt.cnntrain(net, x, y, {"alpha": 1, "batchsize": 10, "numepochs": 2}, 1))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for a, b in zip(nets[0]["layers"][1::2], nets[1]["layers"][1::2]):
+        np.testing.assert_allclose(np.array(a["k"]), np.array(b["k"]), rtol=tol, atol=tol)
+    np.testing.assert_allclose(nets[0]["ffW"], nets[1]["ffW"], rtol=tol, atol=tol)
+    np.testing.assert_allclose(nets[0]["rL"], nets[1]["rL"], rtol=tol)
