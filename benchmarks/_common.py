@@ -16,6 +16,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dltoolbox import datasets  # noqa: E402
+from dltoolbox.engines import blas  # noqa: E402
 from dltoolbox.spec import parse_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,23 +41,6 @@ def load_mnist(path: str | None, dtype=np.float64):
     return tuple(datasets.load_mnist(path, dtype=dtype, progress=False))
 
 
-def blas_core() -> str:
-    """The kernel family numpy's OpenBLAS chose (``OPENBLAS_CORETYPE`` overrides it), or '?'."""
-    import ctypes
-    import glob
-
-    libs = Path(np.__file__).parent.parent / "numpy.libs"
-    for lib in glob.glob(str(libs / "*openblas*.so*")):
-        handle = ctypes.CDLL(lib)
-        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                     "openblas_get_corename"):  # fmt: skip
-            if hasattr(handle, name):
-                func = getattr(handle, name)
-                func.restype = ctypes.c_char_p
-                return func().decode()
-    return "?"
-
-
 def machine() -> str:
     """One line on where the numbers come from: CPU, core count, load, BLAS and versions."""
     cpu = platform.processor() or platform.machine()
@@ -68,7 +52,9 @@ def machine() -> str:
     except OSError:
         pass
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    info = blas.numpy_blas() or {}
+    numpy_blas = f"{info.get('internal_api', '?')} {info.get('architecture', '')}".strip()
     return (
-        f"{cpu}, {os.cpu_count()} cores, load average {load}; numpy {np.__version__}, "
-        f"OpenBLAS {blas_core()} kernels, one BLAS thread"
+        f"{cpu}, {os.cpu_count()} cores, load average {load}; numpy {np.__version__} "
+        f"({numpy_blas}); fast engine products: {blas.backend()}; one BLAS thread"
     )

@@ -86,7 +86,12 @@ def test_private_library_calls_are_the_cblas_ones(monkeypatch):
     blas.matmul(a, b)
     assert calls == [(101, 111, 112, 5, 3, 4)]  # row-major, a as is, b transposed
     calls.clear()
-    strided = np.ones((8, 4))[::2]  # neither C- nor F-contiguous
+    rows = np.arange(40.0).reshape(8, 5)[::2, 1:]  # evenly spaced contiguous rows: cblas's
+    np.testing.assert_array_equal(blas.matmul(rows, b), np.matmul(rows, b))
+    np.testing.assert_array_equal(blas.matmul(rows.T, rows), np.matmul(rows.T, rows))
+    assert [c[1:3] for c in calls] == [(111, 112), (112, 111)]
+    calls.clear()
+    strided = np.ones((4, 8))[:, ::2]  # neither rows nor columns contiguous
     mixed = np.ones((4, 3), dtype=np.float32)
     ints = np.ones((4, 3), dtype=np.int64)
     for x, y in ((strided, b), (a, mixed), (a.astype(np.int64), ints)):
@@ -94,6 +99,26 @@ def test_private_library_calls_are_the_cblas_ones(monkeypatch):
     out = np.zeros((5, 5))
     np.testing.assert_array_equal(blas.matmul(out, np.eye(5), out=out), np.zeros((5, 5)))
     assert calls == []  # all of them numpy's (overlapping out included)
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_products_added_into_a_strided_view(monkeypatch, private):
+    """``accumulate=True`` adds the product into ``out``, which may be a window of a wider
+    array (rows evenly spaced): the rest of the array is left alone."""
+    monkeypatch.setitem(blas._state, "gemm", private_gemms() if private else None)
+    for dtype in (np.float64, np.float32):
+        a, b = operands(6, 5, 7, dtype, "C", "F", seed=3)
+        wide = np.random.default_rng(4).standard_normal((6, 12)).astype(dtype)
+        want = wide.copy()
+        want[:, 2:9] += a.astype(np.float64) @ b.astype(np.float64)
+        got = blas.matmul(a, b, out=wide[:, 2:9], accumulate=True)
+        assert got.base is wide or got.base is wide.base
+        np.testing.assert_allclose(wide, want, rtol=TOL[dtype], atol=TOL[dtype] * 10)
+        blas.matmul(a, b, out=wide[:, 2:9])  # without accumulate: overwritten
+        np.testing.assert_allclose(wide[:, 2:9], a @ b, rtol=TOL[dtype], atol=TOL[dtype] * 10)
+        np.testing.assert_array_equal(wide[:, :2], want[:, :2])
+    with pytest.raises(ValueError, match="accumulate"):
+        blas.matmul(a, b, accumulate=True)
 
 
 def test_shape_errors_are_numpys(monkeypatch):

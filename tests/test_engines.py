@@ -14,7 +14,7 @@ import scipy.io
 from conftest import need
 
 import dltoolbox as dlt
-from dltoolbox.engines import DEFAULT_ENGINE, ENGINES, fast, get_engine
+from dltoolbox.engines import DEFAULT_ENGINE, ENGINES, blas, fast, get_engine
 
 TOL = 1e-12
 
@@ -108,8 +108,14 @@ def test_fast_is_registered_and_the_default():
         get_engine({"engine": "slow"})
 
 
+@pytest.mark.parametrize("products", ["default", "numpy.matmul"])
 @pytest.mark.parametrize(("spec", "size", "classes", "batch"), NETS)
-def test_fast_agrees_with_reference(spec, size, classes, batch):
+def test_fast_agrees_with_reference(spec, size, classes, batch, products, monkeypatch):
+    """With the products this machine uses (a private OpenBLAS where numpy's lacks the CPU's
+    kernels, see dltoolbox.engines.blas) and with numpy.matmul: two code paths of pool_delta."""
+    if products == "numpy.matmul":
+        blas.backend()
+        monkeypatch.setitem(blas._state, "gemm", None)
     net, x, y = make(spec, size, classes, batch)
     ref, fst = with_engine(net, "reference"), with_engine(net, "fast")
     for _ in range(3):  # three steps: activations, deltas, gradients and updated parameters

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -113,7 +114,11 @@ def _load_private(path: str) -> tuple[dict, str] | None:
         real = ctypes.c_double if dtype == np.float64 else ctypes.c_float
         gemm.argtypes = [ci, ci, ci, ci, ci, ci, real, cp, ci, cp, ci, real, cp, ci]
         gemm.restype = None
-    return gemms, f"private OpenBLAS ({path}), {core} kernels"
+    try:
+        version = " " + importlib.metadata.version("scipy-openblas32")
+    except importlib.metadata.PackageNotFoundError:
+        version = ""
+    return gemms, f"private OpenBLAS (scipy-openblas32{version}), {core} kernels"
 
 
 def _setup() -> None:
@@ -140,52 +145,77 @@ def backend() -> str:
     return _state["backend"]
 
 
+def accumulates(dtype) -> bool:
+    """Whether :func:`matmul` adds ``a @ b`` into ``out`` within BLAS for this dtype
+    (``accumulate=True`` without a temporary), as the private OpenBLAS does."""
+    if not _state:
+        backend()
+    return bool(_state["gemm"]) and np.dtype(dtype) in _state["gemm"]
+
+
 def _operand(x: np.ndarray) -> tuple[int, int] | None:
-    """(cblas transpose flag, leading dimension) of a C- or F-contiguous 2-D ``x``, else None."""
-    if x.flags.c_contiguous:
-        return _NO_TRANS, x.shape[1]
-    if x.flags.f_contiguous:
-        return _TRANS, x.shape[0]
+    """(cblas transpose flag, leading dimension) of a 2-D ``x`` whose rows (or columns) are
+    contiguous and evenly spaced, as cblas takes it; None for any other layout."""
+    size = x.itemsize
+    (rows, cols), (s_row, s_col) = x.shape, x.strides
+    if (s_col == size or cols == 1) and s_row % size == 0 and s_row >= max(cols, 1) * size:
+        return _NO_TRANS, s_row // size
+    if (s_row == size or rows == 1) and s_col % size == 0 and s_col >= max(rows, 1) * size:
+        return _TRANS, s_col // size
+    if x.flags.c_contiguous:  # (1, n) or (n, 1) with arbitrary strides on the unit axis
+        return _NO_TRANS, max(cols, 1)
     return None
 
 
 def _address(x: np.ndarray) -> int:
-    """The address of the first element of a C- or F-contiguous ``x`` (as ``x.ctypes.data``,
-    in a third of its time where x, or x.T, exports a writable buffer)."""
+    """The address of the first element of ``x`` (as ``x.ctypes.data``, in a third of its time
+    where x, or x.T, is contiguous and writable)."""
     try:
         return ctypes.addressof(ctypes.c_char.from_buffer(x if x.flags.c_contiguous else x.T))
-    except (TypeError, ValueError, BufferError):  # read-only
+    except (TypeError, ValueError, BufferError):  # read-only, or not contiguous
         return x.ctypes.data
 
 
-def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` for 2-D arrays a (m, k) and b (k, n), written into ``out`` when given.
+def matmul(
+    a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, accumulate: bool = False
+) -> np.ndarray:
+    """``a @ b`` for 2-D arrays a (m, k) and b (k, n), written into ``out`` when given, or added
+    to it (``out += a @ b``) with ``accumulate``.
 
     Runs on the private OpenBLAS where :func:`backend` chose it and the operands suit cblas
-    (both float32 or both float64, each C- or F-contiguous; ``out`` C-contiguous (m, n) of that
-    dtype and apart from both); anything else is ``numpy.matmul``, with its errors.
+    (both float32 or both float64, with contiguous, evenly spaced rows or columns; ``out`` with
+    contiguous rows, of that dtype and apart from both); anything else is ``numpy.matmul``, with
+    its errors.
     """
     if not _state:
         backend()
+    if accumulate and out is None:
+        raise ValueError("out: accumulate=True needs the array to add the product to, got None")
     gemm = _state["gemm"] and _state["gemm"].get(a.dtype)
-    if not gemm or b.dtype != a.dtype or a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        return np.matmul(a, b, out=out)
-    (m, k), n = a.shape, b.shape[1]
-    op_a, op_b = _operand(a), _operand(b)
-    if out is None:
-        out = np.empty((m, n), dtype=a.dtype)
-    elif (
-        out.shape != (m, n)
-        or out.dtype != a.dtype
-        or not out.flags.c_contiguous
-        or np.may_share_memory(out, a)
-        or np.may_share_memory(out, b)
-    ):
-        return np.matmul(a, b, out=out)
-    if op_a is None or op_b is None or min(m, n, k) == 0 or max(m, n, k) > _INT_MAX:
-        return np.matmul(a, b, out=out)
-    gemm(
-        _ROW_MAJOR, op_a[0], op_b[0], m, n, k,
-        1.0, _address(a), op_a[1], _address(b), op_b[1], 0.0, _address(out), n,
-    )  # fmt: skip
-    return out
+    fits = gemm and b.dtype == a.dtype and a.ndim == 2 and b.ndim == 2
+    if fits and a.shape[1] == b.shape[0]:
+        (m, k), n = a.shape, b.shape[1]
+        if out is None:
+            out = np.empty((m, n), dtype=a.dtype)
+        op_a, op_b, op_out = _operand(a), _operand(b), _operand(out)
+        if (
+            op_a is not None
+            and op_b is not None
+            and op_out is not None
+            and op_out[0] == _NO_TRANS
+            and out.shape == (m, n)
+            and out.dtype == a.dtype
+            and 0 < min(m, n, k)
+            and max(m, n, k, op_a[1], op_b[1], op_out[1]) <= _INT_MAX
+            and not np.may_share_memory(out, a)
+            and not np.may_share_memory(out, b)
+        ):
+            gemm(
+                _ROW_MAJOR, op_a[0], op_b[0], m, n, k, 1.0, _address(a), op_a[1],
+                _address(b), op_b[1], 1.0 if accumulate else 0.0, _address(out), op_out[1],
+            )  # fmt: skip
+            return out
+    if accumulate:
+        out += np.matmul(a, b)
+        return out
+    return np.matmul(a, b, out=out)

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..activations import derivative
+from . import blas
 from .blas import matmul
 
 #: Largest patch matrix built at once, in elements; bigger batches are done in batch chunks.
@@ -361,27 +362,50 @@ def _row_blocks(d: np.ndarray, rb: int) -> np.ndarray:
 def pool_delta(d_next: list, k_next: list) -> list:
     """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full').
 
-    ``W.T @ D`` gives every kernel tap's contribution; each is added at its offset. As in
-    :func:`conv_grads`, ``D[(j, dr), (r, c, b)] = d_next[j][rb * r + dr, c, b]`` (``rb`` rows per
-    column) and ``W[(j, dr), (u, v, i)] = rot180(k_next[i][j])[u - dr, v]``: fewer, larger adds
-    (``ks + rb - 1`` by ``ks`` taps of ``1 / rb`` of the size), each from one contiguous block.
+    Each kernel tap (u, v) adds ``W[v, u] @ D`` at offset (u, v) of the result, where, as in
+    :func:`conv_grads`, D holds ``rb`` rows of ``d_next`` per column (``D[(j, dr), .] =
+    d_next[j][rb * r + dr, c, b]``) and ``W[v, u][i, (j, dr)] = rot180(k_next[i][j])[u - dr, v]``.
+    With BLAS that adds a product into a strided window (:func:`blas.accumulates`), D's columns
+    are ordered (c, r, b): an offset v is then a plain shift of the columns, BLAS sums the ks
+    products of all v itself, and ``ks + rb - 1`` strided adds place the rows. With numpy's
+    matmul: one product for all taps, then one strided add per tap.
     """
     dn = _stack(d_next)
-    kr = _kernels(k_next)
+    kr = _kernels(k_next)  # (maps_out, maps_in, ks, ks)
     maps_out, maps_in, ks, _ = kr.shape
     _, rows, cols, batch = dn.shape
     rb = _row_block(rows, maps_in)
-    blocks = _row_blocks(dn, rb)  # (maps_out * rb, rows / rb * cols * batch)
-    w = np.zeros((maps_out, rb, ks + rb - 1, ks, maps_in), dtype=kr.dtype)
+    taps = ks + rb - 1  # tap rows u: a column's rb rows reach ks + rb - 1 rows of the result
+    w = np.zeros((ks, taps, maps_in, maps_out, rb), dtype=kr.dtype)
     for dr in range(rb):
-        w[:, dr, dr : dr + ks] = kr.transpose(0, 2, 3, 1)
-    wt = w.reshape(maps_out * rb, -1).T
-    taps = matmul(wt, blocks, out=_WORKSPACE.scratch("taps", (len(wt), blocks.shape[1]), w.dtype))
-    taps = taps.reshape(ks + rb - 1, ks, maps_in, rows // rb, cols, batch)
-    d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=taps.dtype)
-    for u in range(ks + rb - 1):
+        w[:, dr : dr + ks, :, :, dr] = kr.transpose(3, 2, 1, 0)
+    w = w.reshape(ks, taps * maps_in, maps_out * rb)  # w[v][(u, i), (j, dr)]
+    d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=np.result_type(w, dn))
+    if not blas.accumulates(d.dtype):
+        blocks = _row_blocks(dn, rb)  # columns (r, c, b)
+        shape = (ks * taps * maps_in, blocks.shape[1])
+        prods = matmul(
+            w.reshape(shape[0], -1), blocks, out=_WORKSPACE.scratch("taps", shape, d.dtype)
+        )
+        prods = prods.reshape(ks, taps, maps_in, rows // rb, cols, batch)
         for v in range(ks):
-            d[:, u : u + rows - rb + 1 : rb, v : v + cols] += taps[u, v]
+            for u in range(taps):
+                d[:, u : u + rows - rb + 1 : rb, v : v + cols] += prods[v, u]
+        return MapStack(d)
+    step = rows // rb * batch  # columns of D per column c of d_next
+    blocks = _WORKSPACE.scratch("pool blocks", (maps_out * rb, cols * step), dn.dtype)
+    by_rows = dn.reshape(maps_out, rows // rb, rb, cols, batch)
+    np.copyto(
+        blocks.reshape(maps_out, rb, cols, rows // rb, batch), by_rows.transpose(0, 2, 3, 1, 4)
+    )
+    sums = _WORKSPACE.scratch("pool sums", (taps * maps_in, (cols + ks - 1) * step), d.dtype)
+    sums.fill(0)
+    for v in range(ks):  # sums[(u, i), (c + v, r, b)] += (w[v] @ D)[(u, i), (c, r, b)]
+        matmul(w[v], blocks, out=sums[:, v * step : (v + cols) * step], accumulate=True)
+    sums = sums.reshape(taps, maps_in, cols + ks - 1, rows // rb, batch)
+    for u in range(taps):
+        placed = d[:, u : u + rows - rb + 1 : rb]  # (maps_in, rows / rb, cols + ks - 1, batch)
+        placed += sums[u].transpose(0, 2, 1, 3)
     return MapStack(d)
 
 
