@@ -81,7 +81,7 @@ def _step(owner: dict, key: str, grad, alpha: float, momentum: float, decay: flo
 def _as_field(key: str, value: np.ndarray):
     """``value`` in the net's layout for field ``key``: lists for ``k`` and ``b``."""
     if key == "k":
-        return [list(row) for row in value]
+        return KernelStack(value)
     if key == "b":
         return [value.dtype.type(v) if value.dtype != np.float64 else float(v) for v in value]
     return value

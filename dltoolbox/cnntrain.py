@@ -19,7 +19,7 @@ from .cnnapplygrads import update
 from .cnnbp import backward
 from .cnnff import forward, prepare
 from .cnnsetup import as_rng
-from .engines import engine_name
+from .engines import engine_name, get_engine
 from .netio import spec_of
 
 
@@ -195,13 +195,13 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         A batch's loss ``L`` is NaN or Inf; the net is left as it was before that batch.
     """
     checks.require_setup(net)
-    if isinstance(opts, dict) and "engine" in opts:  # the kernels used from now on
-        net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
-    x, engine = prepare(net, x)  # cnnff's checks, once for all batches
+    x, _ = prepare(net, x)  # cnnff's checks, once for all batches
     m = x.shape[-1]
     y = checks.labels(y, m, net["ffW"].shape[0])
     alpha, batchsize, numepochs, checkpoint, resume = _settings(opts, m)
     extra = checks.optimizer(opts)
+    if "engine" in opts:  # the kernels cnnff/cnnbp use from now on (see dltoolbox.engines)
+        net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
     momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
     progress = _progress_option(opts.get("progress"), numepochs)
     rng = as_rng(rng)
@@ -225,6 +225,7 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
             n = len(net["rL"])
             rL[:n] = net["rL"]
     net["rL"] = rL[:n]
+    engine = get_engine(net)  # that of a resumed net too
     try:
         for epoch in range(first_epoch, numepochs):
             kk = np.asarray(rng.randperm(m))

@@ -169,6 +169,12 @@ def test_dltoolbox_blas_numpy_turns_the_private_library_off():
     assert backend_in_subprocess(DLTOOLBOX_BLAS="numpy") == "numpy.matmul"
 
 
+def test_dltoolbox_blas_other_values_are_an_error():
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        backend_in_subprocess(DLTOOLBOX_BLAS="mkl")
+    assert "DLTOOLBOX_BLAS: expected 'auto' or 'numpy', got 'mkl'" in err.value.stderr
+
+
 def test_backend_says_what_runs_the_products():
     expected = blas.needs_private(blas.numpy_blas(), blas.cpu_has_avx512())
     expected = expected and blas._private_library() is not None and sys.platform == "linux"

@@ -123,17 +123,15 @@ def _load_private(path: str) -> tuple[dict, str] | None:
 
 def _setup() -> None:
     """Decide, once, which library runs the products (see the module's docstring)."""
-    _state["gemm"] = None
-    _state["backend"] = "numpy.matmul"
-    if os.environ.get("DLTOOLBOX_BLAS", "auto") == "numpy" or not sys.platform.startswith("linux"):
-        return
-    info = numpy_blas()
-    if not needs_private(info, cpu_has_avx512()):
-        return
-    path = _private_library()
-    loaded = _load_private(path) if path else None
-    if loaded is not None:
-        _state["gemm"], _state["backend"] = loaded
+    choice = os.environ.get("DLTOOLBOX_BLAS", "auto")
+    if choice not in ("auto", "numpy"):
+        raise ValueError(f"DLTOOLBOX_BLAS: expected 'auto' or 'numpy', got {choice!r}")
+    loaded = None
+    if choice == "auto" and sys.platform.startswith("linux"):
+        path = _private_library() if needs_private(numpy_blas(), cpu_has_avx512()) else None
+        loaded = _load_private(path) if path else None
+    gemm, name = loaded or (None, "numpy.matmul")
+    _state.update(gemm=gemm, backend=name)  # both at once: other threads read _state unlocked
 
 
 def backend() -> str:
