@@ -160,8 +160,6 @@ def _operand(x: np.ndarray) -> tuple[int, int] | None:
         return _NO_TRANS, s_row // size
     if (s_row == size or rows == 1) and s_col % size == 0 and s_col >= max(rows, 1) * size:
         return _TRANS, s_col // size
-    if x.flags.c_contiguous:  # (1, n) or (n, 1) with arbitrary strides on the unit axis
-        return _NO_TRANS, max(cols, 1)
     return None
 
 
