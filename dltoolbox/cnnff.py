@@ -10,6 +10,7 @@ from . import checks
 from .activations import softmax
 from .cnnsetup import map_sizes
 from .engines import get_engine
+from .engines.fast import map_array
 from .util import sigm
 
 
@@ -75,9 +76,10 @@ def forward(net: dict, x: np.ndarray, engine: ModuleType) -> dict:
                 below["a"], layer["scale"], layer.get("method", "mean")
             )
 
-    last = np.stack(layers[-1]["a"])  # (maps, rows, cols, batch)
+    last = map_array(layers[-1]["a"])  # (maps, rows, cols, batch)
     # each map flattened column-major (MATLAB's reshape), maps stacked one after another
-    net["fv"] = last.transpose(0, 2, 1, 3).reshape(-1, last.shape[-1])  # (features, batch)
+    fv = last.transpose(0, 2, 1, 3).reshape(-1, last.shape[-1])  # (features, batch)
+    net["fv"] = fv.copy() if np.may_share_memory(fv, last) else fv  # never a view of a[j]
     if net.get("output", "sigm") == "softmax":
         net["o"] = softmax(net["ffW"] @ net["fv"] + net["ffb"])
     else:

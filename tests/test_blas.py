@@ -121,6 +121,26 @@ def test_products_added_into_a_strided_view(monkeypatch, private):
         blas.matmul(a, b, accumulate=True)
 
 
+@pytest.mark.parametrize("private", [False, True])
+def test_shifted_products_are_added_at_their_shifts(monkeypatch, private):
+    """``add_shifted_products`` adds ``a[s] @ b`` at column ``s * shift`` of ``out``, the
+    windows overlapping or not, in either library; bad shapes are refused by name."""
+    monkeypatch.setitem(blas._state, "gemm", private_gemms() if private else None)
+    rng = np.random.default_rng(5)
+    for dtype in (np.float64, np.float32):
+        for steps, m, k, n, shift in [(5, 36, 24, 320, 40), (3, 4, 2, 6, 6), (2, 3, 5, 4, 7)]:
+            a = rng.standard_normal((steps, m, k)).astype(dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            out = rng.standard_normal((m, (steps - 1) * shift + n)).astype(dtype)
+            want = out.astype(np.float64)
+            for s in range(steps):
+                want[:, s * shift : s * shift + n] += a[s].astype(np.float64) @ b
+            blas.add_shifted_products(a, b, out, shift)
+            np.testing.assert_allclose(out, want, rtol=TOL[dtype], atol=TOL[dtype] * 100)
+    with pytest.raises(ValueError, match="a, b, out: expected shapes"):
+        blas.add_shifted_products(np.ones((2, 3, 4)), np.ones((4, 5)), np.ones((3, 9)), 3)
+
+
 def test_shape_errors_are_numpys(monkeypatch):
     monkeypatch.setitem(blas._state, "gemm", {np.dtype(np.float64): lambda *a: None})
     with pytest.raises(ValueError, match="mismatch"):

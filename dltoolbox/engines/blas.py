@@ -166,10 +166,10 @@ def _operand(x: np.ndarray) -> tuple[int, int] | None:
 def _address(x: np.ndarray) -> int:
     """The address of the first element of ``x`` (as ``x.ctypes.data``, in a third of its time
     where x, or x.T, is contiguous and writable)."""
-    try:
-        return ctypes.addressof(ctypes.c_char.from_buffer(x if x.flags.c_contiguous else x.T))
-    except (TypeError, ValueError, BufferError):  # read-only, or not contiguous
-        return x.ctypes.data
+    flags = x.flags
+    if flags.writeable and (flags.c_contiguous or flags.f_contiguous):
+        return ctypes.addressof(ctypes.c_char.from_buffer(x if flags.c_contiguous else x.T))
+    return x.ctypes.data
 
 
 def matmul(
@@ -215,3 +215,41 @@ def matmul(
         out += np.matmul(a, b)
         return out
     return np.matmul(a, b, out=out)
+
+
+def add_shifted_products(a: np.ndarray, b: np.ndarray, out: np.ndarray, shift: int) -> None:
+    """``out[:, s * shift : s * shift + n] += a[s] @ b`` for every s, with a (s, m, k), b (k, n)
+    and out (m, (len(a) - 1) * shift + n) of one dtype.
+
+    With the private OpenBLAS and C-contiguous arrays, the checks are made once and each product
+    is added within BLAS; otherwise one :func:`matmul` per s.
+    """
+    steps, m, k = a.shape
+    n = b.shape[1]
+    if b.shape[0] != k or out.shape != (m, (steps - 1) * shift + n) or shift < 0:
+        raise ValueError(
+            f"a, b, out: expected shapes (s, m, k), (k, n), (m, (s - 1) * shift + n) with "
+            f"shift >= 0, got {a.shape}, {b.shape}, {out.shape} and shift {shift}"
+        )
+    if not accumulates(a.dtype) or not (
+        a.dtype == b.dtype == out.dtype
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+        and out.flags.c_contiguous
+        and out.flags.writeable
+        and 0 < min(m, n, k)
+        and max(out.shape[1], k, n) <= _INT_MAX
+        and not np.may_share_memory(out, a)
+        and not np.may_share_memory(out, b)
+    ):
+        for s in range(steps):
+            matmul(a[s], b, out=out[:, s * shift : s * shift + n], accumulate=True)
+        return
+    gemm = _state["gemm"][a.dtype]
+    size = a.itemsize
+    addr_a, addr_b, addr_out = _address(a), _address(b), _address(out)
+    for s in range(steps):
+        gemm(
+            _ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, 1.0, addr_a + s * m * k * size, k,
+            addr_b, n, 1.0, addr_out + s * shift * size, out.shape[1],
+        )  # fmt: skip
