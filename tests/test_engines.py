@@ -202,6 +202,24 @@ def test_stepped_kernels_are_read_back_until_edited_or_replaced():
         dlt.cnnff(fst, x)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_divisions_by_powers_of_two_are_exact_multiplications(dtype):
+    """The fast engine multiplies by 1 / n where n is a power of two: bit for bit x / n, from
+    the largest values down to the subnormal ones; other n are divided."""
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(7)
+    x = np.concatenate(
+        [
+            rng.standard_normal(1000) * 10.0 ** rng.integers(-30, 30, 1000),
+            [info.max, -info.max, info.tiny, info.smallest_subnormal * 7, 0.0, -0.0, 3.0],
+        ]
+    ).astype(dtype)
+    for n in (1, 2, 4, 16, 9, 3):
+        got = fast._divide(x, n)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got.view(f"u{x.itemsize}"), (x / n).view(f"u{x.itemsize}"))
+
+
 def test_interleaved_nets_do_not_share_stale_scratch():
     """cnnff of another net of the same shapes between cnnff and cnnbp of the first."""
     net1, x1, y1 = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3, seed=1)

@@ -294,6 +294,14 @@ def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> li
     return MapStack(out.reshape(maps_out, rows_out, cols_out, batch))
 
 
+def _divide(x: np.ndarray, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``x / n``; a multiplication by ``1 / n`` where n is a power of two, which gives the same
+    numbers (both scale x exactly and round once) several times faster."""
+    if n & (n - 1) == 0:
+        return np.multiply(x, 1 / n, out=out)
+    return np.divide(x, n, out=out)
+
+
 def pool_forward(a_prev: list, scale: int, method: str = "mean") -> list:
     """Mean pooling: the mean of each scale x scale block (the block's rows are summed first,
     then its columns: scale^2 - 2 strided adds, the first ones with long contiguous runs).
@@ -312,7 +320,7 @@ def pool_forward(a_prev: list, scale: int, method: str = "mean") -> list:
     z = by_cols[..., 0, :] + by_cols[..., 1, :] if scale > 1 else by_cols[..., 0, :]
     for q in range(2, scale):  # then the columns
         z += by_cols[..., q, :]
-    z /= scale**2
+    _divide(z, scale**2, out=z)
     return MapStack(z)
 
 
@@ -337,7 +345,7 @@ def conv_delta(
     if method == "max":
         d *= _first_max(act, scale)
     else:
-        dn = dn / scale**2
+        dn = _divide(dn, scale**2)
     wide = np.repeat(dn, scale, axis=2)  # expanded along the columns: (maps, rows / scale, cols, .)
     # ... and along the rows: a broadcast, with runs of a whole row of every sample
     blocks = d.reshape(maps, rows // scale, scale, cols * batch)
