@@ -67,15 +67,21 @@ def update(net: dict, alpha: float, momentum: float = 0.0, weight_decay: float =
 
 def _step(owner: dict, key: str, grad, alpha: float, momentum: float, decay: float):
     """The new value of ``owner[key]`` (an array); updates its velocity in ``owner``."""
-    param = np.asarray(owner[key])
-    g = np.asarray(grad, dtype=param.dtype)
+    param = _as_array(key, owner[key])
+    g = np.asarray(_as_array(key, grad), dtype=param.dtype)
     if decay and key in ("k", "ffW"):
         g = g + decay * param
     if momentum:
         v = owner.get(VELOCITY[key])
-        g = g if v is None else momentum * np.asarray(v, dtype=param.dtype) + g
+        g = g if v is None else momentum * np.asarray(_as_array(key, v), dtype=param.dtype) + g
         owner[VELOCITY[key]] = _as_field(key, g)
     return param - alpha * g
+
+
+def _as_array(key: str, value) -> np.ndarray:
+    """Field ``key``'s value as one array (kernels as (inputmaps, outputmaps, ks, ks); read
+    only: it may be the array behind a :class:`KernelStack`)."""
+    return kernel_array(value) if key == "k" else np.asarray(value)
 
 
 def _as_field(key: str, value: np.ndarray):
