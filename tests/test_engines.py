@@ -220,6 +220,15 @@ def test_divisions_by_powers_of_two_are_exact_multiplications(dtype):
         np.testing.assert_array_equal(got.view(f"u{x.itemsize}"), (x / n).view(f"u{x.itemsize}"))
 
 
+def test_kernel_stack_views_are_views_of_its_array():
+    """Built from a strided array, a KernelStack's k[i][j] are still views of the array it reads
+    back, so an edit in place is seen either way."""
+    k = fast.KernelStack(np.arange(2 * 3 * 4.0 * 4).reshape(3, 2, 4, 4).transpose(1, 0, 2, 3))
+    k[1][2][0, 0] = -1.0
+    assert fast.kernel_array(k)[1, 2, 0, 0] == -1.0
+    np.testing.assert_array_equal(fast.kernel_array(k), np.array(k))
+
+
 def test_interleaved_nets_do_not_share_stale_scratch():
     """cnnff of another net of the same shapes between cnnff and cnnbp of the first."""
     net1, x1, y1 = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3, seed=1)

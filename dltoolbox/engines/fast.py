@@ -89,6 +89,7 @@ class KernelStack(list):
     """
 
     def __init__(self, stack: np.ndarray) -> None:
+        stack = np.ascontiguousarray(stack)  # so that the flat views below are views of it
         maps_in, maps_out = stack.shape[:2]
         flat = list(stack.reshape(maps_in * maps_out, *stack.shape[2:]))  # views, in one pass
         super().__init__(flat[i * maps_out : (i + 1) * maps_out] for i in range(maps_in))
