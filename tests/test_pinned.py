@@ -1,0 +1,104 @@
+"""Trained nets pinned bit for bit: the digests in ``data/pinned.json`` were made by the code of
+main before the layer-kind redesign (commit dea9465), so any change of a single bit in any
+parameter, velocity, loss or output of these short runs fails here.
+
+Each case trains on data drawn from ``OctaveRandom`` (no files needed), in both engines and
+both dtypes. Regenerate only on purpose (a change of numbers is a change of the product):
+``python tests/test_pinned.py > tests/data/pinned.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dltoolbox as dlt
+
+PINNED = Path(__file__).parent / "data" / "pinned.json"
+
+#: name -> (spec or layers, input shape without batch, classes, samples, net options, opts)
+CASES = {
+    "toolbox": ("i-6c5-2s-12c5-2s", (28, 28), 10, 60, {}, {"alpha": 1, "batchsize": 10}),
+    "scale3_conv_last": ("i-2c5-3s-3c3", (22, 16), 4, 24, {}, {"alpha": 0.5, "batchsize": 6}),
+    "pool_first": ("i-2s-3c3-2s", (20, 16), 3, 20, {}, {"alpha": 1, "batchsize": 5}),
+    "options": (
+        "i3-4c3r-2m-5c3t-2s",
+        (14, 14, 3),
+        5,
+        24,
+        {"output": "softmax"},
+        {"alpha": 0.1, "batchsize": 4, "momentum": 0.9, "weight_decay": 1e-3, "lr_decay": 0.8},
+    ),
+}
+
+
+def _train(name: str, engine: str, dtype) -> dict:
+    spec, shape, classes, m, extra, opts = CASES[name]
+    data = dlt.OctaveRandom(7)
+    x = np.asarray(data.rand(*shape, m)).astype(dtype)
+    y = np.zeros((classes, m), dtype=dtype)
+    y[np.asarray(data.randperm(m)) % classes, np.arange(m)] = 1
+    rng = dlt.OctaveRandom(0)
+    net = dlt.cnnsetup({"layers": dlt.spec.parse_spec(spec), **extra}, x, y, rng)
+    return dlt.cnntrain(net, x, y, {**opts, "numepochs": 2, "engine": engine}, rng)
+
+
+#: The net's numeric fields as they were before the redesign (fields added later are not pinned).
+TOP_FIELDS = ("ffb", "ffW", "rL", "fv", "o", "e", "L", "od", "fvd", "dffW", "dffb", "vffW", "vffb")
+LAYER_FIELDS = ("channels", "outputmaps", "kernelsize", "scale", "a", "d", "k", "dk", "vk")
+LAYER_FIELDS += ("b", "db", "vb")
+
+
+def _digest(net: dict) -> str:
+    """SHA-256 over every array and number of the net's pinned fields, in a fixed order."""
+    h = hashlib.sha256()
+
+    def add(tag: str, value) -> None:
+        arr = np.ascontiguousarray(np.asarray(value))
+        h.update(f"{tag}:{arr.dtype.str}:{arr.shape}".encode())
+        h.update(arr.tobytes())
+
+    for key in sorted(k for k in net if k in TOP_FIELDS):
+        add(key, net[key])
+    for l, layer in enumerate(net["layers"]):
+        for key in sorted(k for k in layer if k in LAYER_FIELDS):
+            value = layer[key]
+            if isinstance(value, list) and value and isinstance(value[0], list):  # k{i}{j}
+                for i, row in enumerate(value):
+                    for j, item in enumerate(row):
+                        add(f"{l}.{key}.{i}.{j}", item)
+            elif isinstance(value, list):
+                for j, item in enumerate(value):
+                    add(f"{l}.{key}.{j}", item)
+            else:
+                add(f"{l}.{key}", value)
+    return h.hexdigest()
+
+
+def _key(name: str, engine: str, dtype) -> str:
+    return f"{name}/{engine}/{np.dtype(dtype).name}"
+
+
+PARAMS = [
+    (name, engine, dtype)
+    for name in CASES
+    for engine in ("fast", "reference")
+    for dtype in (np.float64, np.float32)
+]
+
+
+@pytest.mark.parametrize(("name", "engine", "dtype"), PARAMS, ids=lambda p: str(p))
+def test_trained_net_is_bit_identical_to_before(name, engine, dtype):
+    pinned = json.loads(PINNED.read_text())
+    net = _train(name, engine, dtype)
+    assert _digest(net) == pinned[_key(name, engine, dtype)]
+
+
+if __name__ == "__main__":
+    json.dump({_key(*p): _digest(_train(*p)) for p in PARAMS}, sys.stdout, indent=1, sort_keys=True)
+    print()
