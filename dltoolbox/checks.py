@@ -4,21 +4,20 @@ expected and what was given."""
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numpy as np
 
-from .activations import ACTIVATIONS, OUTPUTS
+from . import net as layout
+from .constraints import POSITIVE_INT, POSITIVE_REAL, Interval, check, validate
+from .constraints import describe as _describe
+from .layers import INPUT, KINDS, OUTPUT, hidden_kinds, kind_of
 
-LAYER_KEYS = {"c": ("outputmaps", "kernelsize"), "s": ("scale",)}
-#: Optional string keys of a layer type: the allowed values, the first being the default.
-LAYER_CHOICES = {"c": {"activation": ACTIVATIONS}, "s": {"method": ("mean", "max")}}
-
-
-def _describe(value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape} and dtype {value.dtype}"
-    return f"{type(value).__name__} {value!r}"
+#: The training options beyond the toolbox's (cnnapplygrads, cnntrain).
+OPTIMIZER = {
+    "momentum": Interval(0, 1, "left"),
+    "weight_decay": Interval(0, math.inf, "left"),
+    "lr_decay": Interval(0, 1, "right"),
+}
 
 
 def numeric_array(value, name: str, ndims: tuple[int, ...], dtype=np.float64) -> np.ndarray:
@@ -41,14 +40,8 @@ def numeric_array(value, name: str, ndims: tuple[int, ...], dtype=np.float64) ->
 
 def maps_input(x) -> np.ndarray:
     """x as (rows, cols, batch), float32 if x is float32, else float64; a 2-D x is one sample."""
-    dtype = np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64
-    x = numeric_array(x, "x", (2, 3), dtype)
+    x = numeric_array(x, "x", (2, 3), layout.dtype_of(x))
     return x[:, :, None] if x.ndim == 2 else x
-
-
-def channels(net: dict) -> int:
-    """The net's input channel count: ``net["layers"][0]["channels"]``, 1 when absent."""
-    return net["layers"][0].get("channels", 1)
 
 
 def net_input(x, nchannels: int) -> np.ndarray:
@@ -64,8 +57,7 @@ def net_input(x, nchannels: int) -> np.ndarray:
                 f'(set net["layers"][0]["channels"] or give cnnsetup a 4-D x for more channels)'
             )
         return maps_input(x)
-    dtype = np.float32 if getattr(x, "dtype", None) == np.float32 else np.float64
-    x = numeric_array(x, "x", (3, 4), dtype)
+    x = numeric_array(x, "x", (3, 4), layout.dtype_of(x))
     if x.shape[2] != nchannels:
         raise ValueError(
             f"x: expected (rows, cols, {nchannels}, batch) or one sample (rows, cols, "
@@ -88,24 +80,17 @@ def labels(y, batch: int, classes: int | None = None, dtype=np.float64) -> np.nd
 
 def positive_int(value, name: str) -> int:
     """``value`` as an int if it is a positive integral number; else an error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
-        raise TypeError(f"{name}: expected a positive integer, got {_describe(value)}")
-    if not math.isfinite(value) or value != int(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
+    return check(value, POSITIVE_INT, name)
 
 
 def positive_float(value, name: str) -> float:
     """``value`` as a float if it is a positive finite number; else an error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
-        raise TypeError(f"{name}: expected a positive finite number, got {_describe(value)}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
-    return float(value)
+    return check(value, POSITIVE_REAL, name)
 
 
 def layers(net) -> list:
-    """Check ``net["layers"]``: types, keys and the order the toolbox's cnnbp can handle."""
+    """Check ``net["layers"]``: each layer's type and keys (by its kind, see
+    :mod:`dltoolbox.layers`), the order the toolbox's cnnbp can handle, and ``net["output"]``."""
     if not isinstance(net, dict):
         raise TypeError(f"net: expected a dict, got {_describe(net)}")
     if "layers" not in net:
@@ -113,6 +98,7 @@ def layers(net) -> list:
     lays = net["layers"]
     if not isinstance(lays, (list, tuple)) or not lays:
         raise TypeError(f'net["layers"]: expected a non-empty list of dicts, got {_describe(lays)}')
+    hidden = " or ".join(repr(kind.type) for kind in hidden_kinds())
     for l, layer in enumerate(lays):
         where = f'net["layers"][{l}]'
         if not isinstance(layer, dict):
@@ -120,59 +106,27 @@ def layers(net) -> list:
         if "type" not in layer:
             raise ValueError(f'{where}: missing key "type"')
         kind = layer["type"]
-        if l == 0:
-            if kind != "i":
-                raise ValueError(f"{where}: the first layer must have type 'i', got {kind!r}")
-            if "channels" in layer:
-                positive_int(layer["channels"], f'{where}["channels"]')
-            continue
-        if kind not in LAYER_KEYS:
-            raise ValueError(f"{where}: expected type 'c' or 's', got {kind!r}")
-        for key in LAYER_KEYS[kind]:
-            if key not in layer:
-                raise ValueError(f"{where}: a {kind!r} layer needs key {key!r}, missing")
-            positive_int(layer[key], f'{where}["{key}"]')
-        for key, allowed in LAYER_CHOICES[kind].items():
-            if key in layer and layer[key] not in allowed:
-                raise ValueError(
-                    f'{where}["{key}"]: expected one of {list(allowed)} for a {kind!r} layer, '
-                    f"got {layer[key]!r}"
-                )
-        before = lays[l - 1]["type"]
-        if kind == before:
-            what = "convolution" if kind == "c" else "subsampling"
+        if l == 0 and kind != INPUT.type:
+            raise ValueError(f"{where}: the first layer must have type 'i', got {kind!r}")
+        if l > 0 and (not isinstance(kind, str) or kind not in KINDS or kind == INPUT.type):
+            raise ValueError(f"{where}: expected type {hidden}, got {kind!r}")
+        kind_of(layer).check(layer, where)
+        if l > 0 and kind == lays[l - 1]["type"] and not kind_of(layer).repeatable:
             raise ValueError(
-                f"{where}: a {what} layer ({kind!r}) right after another one is not supported: "
-                "the toolbox's cnnbp needs 'c' and 's' layers to alternate"
+                f"{where}: a {kind_of(layer).name} layer ({kind!r}) right after another one is "
+                "not supported: the toolbox's cnnbp needs 'c' and 's' layers to alternate"
             )
-    if net.get("output", OUTPUTS[0]) not in OUTPUTS:
-        raise ValueError(f'net["output"]: expected one of {list(OUTPUTS)}, got {net["output"]!r}')
+    for key, (constraint, _) in OUTPUT.optional.items():
+        if key in net:
+            check(net[key], constraint, f'net["{key}"]')
     return lays
 
 
 def optimizer(opts: dict) -> dict:
     """The training options beyond the toolbox's, checked: ``{"momentum": float in [0, 1),
     "weight_decay": float >= 0, "lr_decay": float in (0, 1]}``, only those ``opts`` has."""
-    out = {}
-    for key, low, high, high_ok in (
-        ("momentum", 0.0, 1.0, False),
-        ("weight_decay", 0.0, math.inf, False),
-        ("lr_decay", 0.0, 1.0, True),
-    ):
-        if key not in opts:
-            continue
-        value = opts[key]
-        if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
-            raise TypeError(f'opts["{key}"]: expected a number, got {_describe(value)}')
-        low_ok = key != "lr_decay"
-        ok = (value >= low if low_ok else value > low) and (
-            value <= high if high_ok else value < high
-        )
-        if not ok:
-            interval = f"{'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
-            raise ValueError(f'opts["{key}"]: expected a number in {interval}, got {value!r}')
-        out[key] = float(value)
-    return out
+    given = {key: opts[key] for key in OPTIMIZER if key in opts}
+    return validate(given, OPTIMIZER, lambda key: f'opts["{key}"]')
 
 
 def require_setup(net) -> None:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
-from .engines.fast import KernelStack, kernel_array
-
-#: The velocity field of each parameter field: (net key or layer key, velocity key).
-VELOCITY = {"k": "vk", "b": "vb", "ffW": "vffW", "ffb": "vffb"}
+from .net import Field, KernelStack, as_array, as_value, kernel_array, params_of
 
 
 def cnnapplygrads(net: dict, opts: dict) -> dict:
@@ -52,52 +49,38 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
 def update(net: dict, alpha: float, momentum: float = 0.0, weight_decay: float = 0.0) -> dict:
     """:func:`cnnapplygrads` without its checks, for a loop over batches (arguments as
     checked there)."""
-    if momentum or weight_decay:
-        return _apply_with_options(net, alpha, momentum, weight_decay)
-    for layer in net["layers"][1:]:
-        if layer["type"] == "c":
-            # every k[i][j] - alpha * dk[i][j] at once, on (inputmaps, outputmaps, ks, ks) stacks
-            k = kernel_array(layer["k"]) - alpha * kernel_array(layer["dk"])
-            layer["k"] = KernelStack(k)
-            layer["b"] = [b - alpha * db for b, db in zip(layer["b"], layer["db"])]
-    net["ffW"] = net["ffW"] - alpha * net["dffW"]
-    net["ffb"] = net["ffb"] - alpha * net["dffb"]
+    for owner, field in _params(net):
+        grad = owner[field.grad]
+        if momentum or weight_decay:
+            owner[field.name] = _step(owner, field, grad, alpha, momentum, weight_decay)
+        else:
+            owner[field.name] = _plain_step(field, owner[field.name], grad, alpha)
     return net
 
 
-def _step(owner: dict, key: str, grad, alpha: float, momentum: float, decay: float):
-    """The new value of ``owner[key]`` (an array); updates its velocity in ``owner``."""
-    param = _as_array(key, owner[key])
-    g = np.asarray(_as_array(key, grad), dtype=param.dtype)
-    if decay and key in ("k", "ffW"):
+def _params(net: dict) -> list[tuple[dict, Field]]:
+    """(dict holding it, field) of every trained parameter: the layers', then the output's."""
+    out = [(layer, f) for layer in net["layers"] for f in params_of(layer["type"])]
+    return out + [(net, f) for f in params_of(None)]
+
+
+def _plain_step(field: Field, param, grad, alpha: float):
+    """``param - alpha * grad``, computed as the toolbox does (per scalar for biases)."""
+    if field.form == "scalars":
+        return [p - alpha * g for p, g in zip(param, grad)]
+    if field.form == "grid":  # every k[i][j] at once, on (inputmaps, outputmaps, ks, ks) stacks
+        return KernelStack(kernel_array(param) - alpha * kernel_array(grad))
+    return param - alpha * grad
+
+
+def _step(owner: dict, field: Field, grad, alpha: float, momentum: float, decay: float):
+    """The new value of the parameter ``field`` of ``owner``; updates its velocity there."""
+    param = as_array(field, owner[field.name])
+    g = np.asarray(as_array(field, grad), dtype=param.dtype)
+    if decay and field.decays:
         g = g + decay * param
     if momentum:
-        v = owner.get(VELOCITY[key])
-        g = g if v is None else momentum * np.asarray(_as_array(key, v), dtype=param.dtype) + g
-        owner[VELOCITY[key]] = _as_field(key, g)
-    return param - alpha * g
-
-
-def _as_array(key: str, value) -> np.ndarray:
-    """Field ``key``'s value as one array (kernels as (inputmaps, outputmaps, ks, ks); read
-    only: it may be the array behind a :class:`KernelStack`)."""
-    return kernel_array(value) if key == "k" else np.asarray(value)
-
-
-def _as_field(key: str, value: np.ndarray):
-    """``value`` in the net's layout for field ``key``: lists for ``k`` and ``b``."""
-    if key == "k":
-        return KernelStack(value)
-    if key == "b":
-        return [value.dtype.type(v) if value.dtype != np.float64 else float(v) for v in value]
-    return value
-
-
-def _apply_with_options(net: dict, alpha: float, momentum: float, decay: float) -> dict:
-    for layer in net["layers"][1:]:
-        if layer["type"] == "c":
-            for key, grad in (("k", layer["dk"]), ("b", layer["db"])):
-                layer[key] = _as_field(key, _step(layer, key, grad, alpha, momentum, decay))
-    net["ffW"] = _step(net, "ffW", net["dffW"], alpha, momentum, decay)
-    net["ffb"] = _step(net, "ffb", net["dffb"], alpha, momentum, decay)
-    return net
+        v = owner.get(field.velocity)
+        g = g if v is None else momentum * np.asarray(as_array(field, v), dtype=param.dtype) + g
+        owner[field.velocity] = as_value(field, g)
+    return as_value(field, param - alpha * g)

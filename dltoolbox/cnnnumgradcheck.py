@@ -8,52 +8,40 @@ import numpy as np
 from . import checks
 from .cnnbp import cnnbp
 from .cnnff import cnnff
+from .layers import OUTPUT, kind_of
+from .net import as_array, as_value, field_of
 
 
 class GradientCheckError(AssertionError):
     """A back-propagated gradient differs from its numerical estimate by more than the tolerance."""
 
 
-def _params(work: dict, net: dict):
+def _entries(work: dict, net: dict):
     """(name, container in ``work``, index, gradient from ``net``) for every scalar parameter,
-    in the toolbox's order: ffb, ffW, then conv layers from the last down, each bias
-    followed by its kernels."""
-    for j in range(work["ffb"].shape[0]):
-        yield f"ffb[{j}]", work["ffb"], (j, 0), net["dffb"][j, 0]
-    rows, cols = work["ffW"].shape
-    for i in range(rows):
-        for u in range(cols):
-            yield f"ffW[{i}, {u}]", work["ffW"], (i, u), net["dffW"][i, u]
+    in the toolbox's order: ffb, ffW, then the layers from the last down (a conv layer's bias
+    j followed by its kernels k[i][j])."""
+    yield from OUTPUT.entries(work, net)
     for l in range(len(work["layers"]) - 1, 0, -1):
-        layer, grads = work["layers"][l], net["layers"][l]
-        if layer["type"] != "c":
-            continue
-        for j in range(len(layer["b"])):
-            yield f'layers[{l}]["b"][{j}]', layer["b"], j, grads["db"][j]
-            for i in range(len(layer["k"])):
-                k = layer["k"][i][j]
-                for u in range(k.shape[0]):
-                    for v in range(k.shape[1]):
-                        yield (
-                            f'layers[{l}]["k"][{i}][{j}][{u}, {v}]',
-                            k,
-                            (u, v),
-                            grads["dk"][i][j][u, v],
-                        )
+        layer = work["layers"][l]
+        yield from kind_of(layer).entries(layer, net["layers"][l], f"layers[{l}]")
 
 
 def _copy_params(net: dict) -> dict:
-    """A net sharing nothing mutable with ``net``'s parameters, without its activations."""
-    layers = []
-    for layer in net["layers"]:
-        new = {key: value for key, value in layer.items() if key not in ("a", "d", "dk", "db")}
-        if "k" in layer:
-            new["k"] = [[k.copy() for k in row] for row in layer["k"]]
-            new["b"] = list(layer["b"])
-        layers.append(new)
-    out = {key: value for key, value in net.items() if key != "layers"}
-    out.update(layers=layers, ffW=net["ffW"].copy(), ffb=net["ffb"].copy())
-    return out
+    """A net sharing nothing mutable with ``net``'s parameters, without its last pass."""
+
+    def copy(owner: dict, kind: str | None) -> dict:
+        out = {}
+        for key, value in owner.items():
+            f = field_of(key, kind)
+            if f is not None and f.role == "param":
+                out[key] = as_value(f, as_array(f, value).copy())
+            elif key != "layers" and (f is None or not f.of_last_pass):
+                out[key] = value
+        return out
+
+    work = copy(net, None)
+    work["layers"] = [copy(layer, layer["type"]) for layer in net["layers"]]
+    return work
 
 
 def cnnnumgradcheck(
@@ -97,7 +85,7 @@ def cnnnumgradcheck(
     def loss() -> float:
         return cnnbp(cnnff(work, x), y)["L"]
 
-    for name, array, index, grad in _params(work, net):
+    for name, array, index, grad in _entries(work, net):
         original = array[index]
         array[index] = original + epsilon
         loss_plus = loss()

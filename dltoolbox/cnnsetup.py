@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import checks
+from .layers import INPUT, OUTPUT, kind_of
+from .net import cast, map_sizes, params_of
 from .octave_random import OctaveRandom
 
 
@@ -23,36 +23,6 @@ def as_rng(rng):
         "rng: expected None, an int seed, or an object with rand(*dims) and randperm(n), "
         f"got {type(rng).__name__}"
     )
-
-
-def map_sizes(
-    layers: list, mapsize: tuple[int, int], channels: int = 1
-) -> list[tuple[int, int, int]]:
-    """(maps, rows, cols) of every layer for ``channels`` input maps of ``mapsize``; checks
-    they fit."""
-    rows, cols = mapsize
-    maps = channels
-    sizes = [(maps, rows, cols)]
-    for l, layer in enumerate(layers[1:], start=1):
-        if layer["type"] == "s":
-            scale = layer["scale"]
-            if rows % scale or cols % scale:
-                raise ValueError(
-                    f"Layer {l} size must be integer. Actual: {rows / scale:g} x {cols / scale:g} "
-                    f'(a {rows} x {cols} map subsampled by scale {scale}; net["layers"][{l}])'
-                )
-            rows, cols = rows // scale, cols // scale
-        else:
-            ks = layer["kernelsize"]
-            if ks > rows or ks > cols:
-                raise ValueError(
-                    f'net["layers"][{l}]["kernelsize"]: expected at most the input map size '
-                    f"{rows} x {cols}, got {ks}"
-                )
-            rows, cols = rows - ks + 1, cols - ks + 1
-            maps = layer["outputmaps"]
-        sizes.append((maps, rows, cols))
-    return sizes
 
 
 def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
@@ -88,44 +58,23 @@ def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
     The first conv layer's fan-in counts the input channels: ``channels * ks^2``.
     """
     layers = checks.layers(net)
-    nchannels = checks.channels(net)
-    if "channels" not in layers[0] and np.ndim(x) == 4:
-        nchannels = np.shape(x)[2]
+    nchannels = INPUT.channels_for(layers[0], x)
     x = checks.net_input(x, nchannels)
     y = checks.labels(y, x.shape[-1])
     rng = as_rng(rng)
     sizes = map_sizes(layers, x.shape[:2], nchannels)
-    if nchannels > 1:
-        layers[0]["channels"] = nchannels
-    inputmaps = nchannels
-    for layer in layers[1:]:
-        if layer["type"] == "s":
-            layer["b"] = [0.0] * inputmaps
-            continue
-        maps, ks = int(layer["outputmaps"]), int(layer["kernelsize"])
-        fan_in, fan_out = inputmaps * ks**2, maps * ks**2
-        bound = math.sqrt(6 / (fan_in + fan_out))
-        k = [[None] * maps for _ in range(inputmaps)]
-        for j in range(maps):
-            for i in range(inputmaps):
-                k[i][j] = (rng.rand(ks) - 0.5) * 2 * bound
-        layer["k"] = k
-        layer["b"] = [0.0] * maps
-        inputmaps = maps
+    INPUT.record_channels(layers[0], nchannels)
+    for l in range(1, len(layers)):  # each kind draws its weights, in layer order
+        kind_of(layers[l]).setup(layers[l], sizes[l - 1][0], rng)
     maps, rows, cols = sizes[-1]
-    fvnum, onum = maps * rows * cols, y.shape[0]
-    net["ffb"] = np.zeros((onum, 1))
-    net["ffW"] = (rng.rand(onum, fvnum) - 0.5) * 2 * math.sqrt(6 / (onum + fvnum))
+    OUTPUT.setup(net, maps * rows * cols, y.shape[0], rng)
     if x.dtype == np.float32:  # drawn in float64 as above, so a seed gives the same start
         _cast(net, x.dtype)
     return net
 
 
 def _cast(net: dict, dtype: np.dtype) -> None:
-    """Store the kernels, conv biases, ffW and ffb of ``net`` as ``dtype``."""
-    for layer in net["layers"][1:]:
-        if layer["type"] == "c":
-            layer["k"] = [[k.astype(dtype) for k in row] for row in layer["k"]]
-            layer["b"] = [dtype.type(b) for b in layer["b"]]
-    net["ffW"] = net["ffW"].astype(dtype)
-    net["ffb"] = net["ffb"].astype(dtype)
+    """Store every trained field of ``net`` (kernels, conv biases, ffW, ffb) as ``dtype``."""
+    for owner, kind in [(layer, layer["type"]) for layer in net["layers"]] + [(net, None)]:
+        for field in params_of(kind):
+            owner[field.name] = cast(field, owner[field.name], dtype)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import checks
-from .cnnsetup import map_sizes
+from .layers import OUTPUT, kind_of
+from .net import channels as net_channels
+from .net import map_sizes
 
 
 @dataclass
@@ -89,43 +91,28 @@ def cnnsummary(
     if input_size is None:
         if "a" not in layers[0]:
             raise ValueError("input_size: required (rows, cols) for a net that has not run cnnff")
-        input_size = layers[0]["a"][0].shape[:2]
+        input_size = layers[0]["a"][0].shape[:2]  # the input maps of the last cnnff
     rows, cols = (checks.positive_int(v, "input_size") for v in input_size)
     if classes is None:
         if "ffW" not in net:
             raise ValueError("classes: required for a net that has not been through cnnsetup")
-        classes = net["ffW"].shape[0]
+        classes = OUTPUT.classes(net)
     classes = checks.positive_int(classes, "classes")
     if channels is None:
-        channels = checks.channels(net)
+        channels = net_channels(net)
     channels = checks.positive_int(channels, "channels")
 
     sizes = map_sizes(layers, (rows, cols), channels)
     summary = Summary([LayerSummary(0, "input", sizes[0], 0, 0, (1, 1))])
     rf, jump = 1, 1  # receptive field and distance between neighbouring units, in input pixels
     for l in range(1, len(layers)):
-        layer, (maps, r, c), inmaps = layers[l], sizes[l], sizes[l - 1][0]
-        if layer["type"] == "c":
-            ks = layer["kernelsize"]
-            params, macs = (ks * ks * inmaps + 1) * maps, ks * ks * inmaps * maps * r * c
-            rf += (ks - 1) * jump
-            kind = f"conv {ks}x{ks} {layer.get('activation', 'sigm')}"
-        else:
-            scale = layer["scale"]
-            params, macs = 0, scale * scale * maps * r * c
-            rf += (scale - 1) * jump
-            jump *= scale
-            kind = f"{layer.get('method', 'mean')}-pool {scale}"
-        summary.rows.append(LayerSummary(l, kind, (maps, r, c), params, macs, (rf, rf)))
-    features = sizes[-1][0] * sizes[-1][1] * sizes[-1][2]
-    summary.rows.append(
-        LayerSummary(
-            "output",
-            f"full+{net.get('output', 'sigm')}",
-            (classes,),
-            (features + 1) * classes,
-            features * classes,
-            (rows, cols),
+        kind, params, macs, window, stride = kind_of(layers[l]).summary(
+            layers[l], sizes[l - 1], sizes[l]
         )
-    )
+        rf += (window - 1) * jump
+        jump *= stride
+        summary.rows.append(LayerSummary(l, kind, sizes[l], params, macs, (rf, rf)))
+    features = sizes[-1][0] * sizes[-1][1] * sizes[-1][2]
+    kind, params, macs = OUTPUT.summary(net, features, classes)
+    summary.rows.append(LayerSummary("output", kind, (classes,), params, macs, (rows, cols)))
     return summary

@@ -6,6 +6,8 @@ import numpy as np
 
 from . import checks
 from .cnnff import cnnff
+from .layers import OUTPUT
+from .net import channels
 
 
 def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -29,8 +31,8 @@ def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
         0-based indices of the wrongly classified samples (ties go to the first index).
     """
     checks.require_setup(net)
-    x = checks.net_input(x, checks.channels(net))
-    y = checks.labels(y, x.shape[-1], net["ffW"].shape[0])
+    x = checks.net_input(x, channels(net))
+    y = checks.labels(y, x.shape[-1], OUTPUT.classes(net))
     scratch = dict(net, layers=[dict(layer) for layer in net["layers"]])
     o = cnnff(scratch, x)["o"]
     bad = np.flatnonzero(np.argmax(o, axis=0) != np.argmax(y, axis=0))

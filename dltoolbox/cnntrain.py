@@ -19,8 +19,36 @@ from .cnnapplygrads import update
 from .cnnbp import backward
 from .cnnff import forward, prepare
 from .cnnsetup import as_rng
-from .engines import engine_name, get_engine
+from .constraints import (
+    BOOLEAN,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    Instance,
+    Options,
+    validate,
+)
+from .engines import ENGINES, create
+from .layers import OUTPUT
 from .netio import spec_of
+
+#: cnntrain's options and their allowed values (see :mod:`dltoolbox.constraints`).
+OPTIONS = {
+    "alpha": POSITIVE_REAL,
+    "batchsize": POSITIVE_INT,
+    "numepochs": NON_NEGATIVE_INT,
+    "progress": Instance(
+        "None, False, True (a tqdm bar) or a callable progress(epoch, batch, numbatches, net)",
+        lambda v: v is None or isinstance(v, bool) or callable(v),
+    ),
+    "checkpoint": Instance(
+        "a file path", lambda v: v is None or isinstance(v, (str, os.PathLike))
+    ),
+    "resume": BOOLEAN,
+    "engine": Options(tuple(sorted(ENGINES))),
+    **checks.OPTIMIZER,
+}
+REQUIRED = ("alpha", "batchsize", "numepochs")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -73,14 +101,7 @@ class _ProgressBar:
 def _progress_option(value, numepochs: int) -> Callable | None:
     if value is None or value is False:
         return None
-    if value is True:
-        return _ProgressBar(numepochs)
-    if callable(value):
-        return value
-    raise TypeError(
-        'opts["progress"]: expected None, False, True (a tqdm bar) or a callable '
-        f"progress(epoch, batch, numbatches, net), got {type(value).__name__}"
-    )
+    return _ProgressBar(numepochs) if value is True else value
 
 
 def _snapshot(net: dict) -> tuple[dict, list[dict]]:
@@ -117,35 +138,25 @@ def _resume(net: dict, path, run: dict, numepochs: int, rng) -> int:
     return epochs_done
 
 
-def _settings(opts: dict, m: int) -> tuple[float, int, int, str | os.PathLike | None, bool]:
-    """alpha, batchsize, numepochs, checkpoint and resume from ``opts``, checked."""
+def _settings(opts: dict, m: int) -> dict:
+    """``opts`` checked against :data:`OPTIONS` (an unknown key is an error), with the
+    defaults of the optional ones that cnntrain reads."""
     if not isinstance(opts, dict):
         raise TypeError(f"opts: expected a dict, got {type(opts).__name__}")
-    for key in ("alpha", "batchsize", "numepochs"):
+    for key in REQUIRED:
         if key not in opts:
             raise ValueError(
                 f"opts: missing key {key!r} (cnntrain needs alpha, batchsize, numepochs)"
             )
-    alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
-    batchsize = checks.positive_int(opts["batchsize"], 'opts["batchsize"]')
-    numepochs = opts["numepochs"]
-    if isinstance(numepochs, bool) or not isinstance(numepochs, (int, np.integer)) or numepochs < 0:
-        raise ValueError(f'opts["numepochs"]: expected a non-negative integer, got {numepochs!r}')
-    numepochs = int(numepochs)
-    if m % batchsize:
+    settings = validate(opts, OPTIONS, lambda key: f'opts["{key}"]')
+    if m % settings["batchsize"]:
         raise ValueError(
             f'opts["batchsize"]: expected a divisor of the sample count {m} '
-            f"(numbatches not integer), got {batchsize}"
+            f"(numbatches not integer), got {settings['batchsize']}"
         )
-    checkpoint = opts.get("checkpoint")
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f'opts["checkpoint"]: expected a file path, got {checkpoint!r}')
-    resume = opts.get("resume", False)
-    if not isinstance(resume, bool):
-        raise TypeError(f'opts["resume"]: expected True or False, got {resume!r}')
-    if resume and checkpoint is None:
+    if settings.get("resume") and settings.get("checkpoint") is None:
         raise ValueError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
-    return alpha, batchsize, numepochs, checkpoint, resume
+    return {"checkpoint": None, "resume": False, "progress": None, **settings}
 
 
 def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> dict:
@@ -195,15 +206,17 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         A batch's loss ``L`` is NaN or Inf; the net is left as it was before that batch.
     """
     checks.require_setup(net)
-    x, _ = prepare(net, x)  # cnnff's checks, once for all batches
+    x = prepare(net, x)  # cnnff's checks, once for all batches
     m = x.shape[-1]
-    y = checks.labels(y, m, net["ffW"].shape[0])
-    alpha, batchsize, numepochs, checkpoint, resume = _settings(opts, m)
-    extra = checks.optimizer(opts)
-    if "engine" in opts:  # the kernels cnnff/cnnbp use from now on (see dltoolbox.engines)
-        net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
+    y = checks.labels(y, m, OUTPUT.classes(net))
+    settings = _settings(opts, m)
+    alpha, batchsize, numepochs = settings["alpha"], settings["batchsize"], settings["numepochs"]
+    checkpoint, resume = settings["checkpoint"], settings["resume"]
+    extra = {key: settings[key] for key in checks.OPTIMIZER if key in settings}
+    if "engine" in settings:  # the kernels cnnff/cnnbp use from now on (dltoolbox.engines)
+        net["engine"] = settings["engine"]
     momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
-    progress = _progress_option(opts.get("progress"), numepochs)
+    progress = _progress_option(settings["progress"], numepochs)
     rng = as_rng(rng)
     numbatches = m // batchsize
 
@@ -225,7 +238,7 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
             n = len(net["rL"])
             rL[:n] = net["rL"]
     net["rL"] = rL[:n]
-    engine = get_engine(net)  # that of a resumed net too
+    engine = create(net)  # that of a resumed net too; its buffers serve the whole loop
     try:
         for epoch in range(first_epoch, numepochs):
             kk = np.asarray(rng.randperm(m))

@@ -4,18 +4,13 @@ Tokens are joined by ``-``: an optional leading ``i`` (the input layer, always a
 ``i<channels>`` for an input of several channels (``i3``: RGB); ``<maps>c<kernelsize>`` for a
 convolution layer, followed by ``r`` for relu or ``t`` for tanh (``6c5r``; no letter: the
 toolbox's sigm); ``<scale>s`` for a (mean) subsampling layer and ``<scale>m`` for max pooling.
-Specs without the new letters are exactly the toolbox's.
+Specs without the new letters are exactly the toolbox's. Each layer kind
+(:mod:`dltoolbox.layers`) defines its own token.
 """
 
 from __future__ import annotations
 
-import re
-
-_INPUT = re.compile(r"i([0-9]*)")
-_CONV = re.compile(r"([0-9]+)c([0-9]+)([rt]?)")
-_POOL = re.compile(r"([0-9]+)([sm])")
-_ACTIVATION = {"": "sigm", "r": "relu", "t": "tanh"}
-_METHOD = {"s": "mean", "m": "max"}
+from .layers import INPUT, KINDS, hidden_kinds
 
 
 def parse_spec(spec: str) -> list[dict]:
@@ -43,54 +38,39 @@ def parse_spec(spec: str) -> list[dict]:
         raise TypeError(f"spec: expected a string such as '6c5-2s-12c5-2s', got {spec!r}")
     tokens = spec.strip().split("-")
     layers: list[dict] = [{"type": "i"}]
-    first = _INPUT.fullmatch(tokens[0]) if tokens else None
+    first = INPUT.spec_pattern.fullmatch(tokens[0]) if tokens else None
     if first:
-        if first[1] and int(first[1]) == 0:
+        layer = INPUT.from_spec(first)
+        if layer is None:
             raise ValueError(f"spec: the input {tokens[0]!r} of {spec!r} has no channels")
-        if first[1] and int(first[1]) > 1:
-            layers[0]["channels"] = int(first[1])
+        layers[0] = layer
         tokens = tokens[1:]
     if not tokens or tokens == [""]:
         raise ValueError(f"spec: expected at least one layer after the input, got {spec!r}")
     for pos, token in enumerate(tokens, start=1):
-        conv, pool = _CONV.fullmatch(token), _POOL.fullmatch(token)
-        if conv and int(conv[1]) > 0 and int(conv[2]) > 0:
-            layer = {"type": "c", "outputmaps": int(conv[1]), "kernelsize": int(conv[2])}
-            if conv[3]:
-                layer["activation"] = _ACTIVATION[conv[3]]
-            layers.append(layer)
-        elif pool and int(pool[1]) > 0:
-            layer = {"type": "s", "scale": int(pool[1])}
-            if pool[2] == "m":
-                layer["method"] = "max"
-            layers.append(layer)
-        else:
+        layer = _parse_token(token)
+        if layer is None:
+            forms = " or ".join(kind.spec_help for kind in hidden_kinds())
             raise ValueError(
-                f"spec: layer {pos} of {spec!r} is {token!r}; expected <maps>c<kernelsize> "
-                "(such as 6c5, or 6c5r for relu, 6c5t for tanh) or <scale>s (such as 2s; 2m for "
-                "max pooling) with positive integers, an optional leading 'i' (or 'i3' for three "
-                "input channels), all joined by '-'"
+                f"spec: layer {pos} of {spec!r} is {token!r}; expected {forms} with positive "
+                f"integers, {INPUT.spec_help}, all joined by '-'"
             )
+        layers.append(layer)
     return layers
+
+
+def _parse_token(token: str) -> dict | None:
+    for kind in hidden_kinds():
+        match = kind.spec_pattern.fullmatch(token)
+        if match:
+            return kind.from_spec(match)
+    return None
 
 
 def spec_of_layers(layers: list) -> str:
     """The spec of a layer list, as ``i-6c5-2s-12c5-2s`` (the inverse of :func:`parse_spec`
     for the options it knows; unknown values are written as they are)."""
-    letter = {v: k for k, v in _ACTIVATION.items()}
-    parts = []
-    for layer in layers:
-        kind = layer["type"]
-        if kind == "c":
-            act = layer.get("activation", "sigm")
-            suffix = letter.get(act, f"[{act}]")
-            parts.append(f"{layer.get('outputmaps', '?')}c{layer.get('kernelsize', '?')}{suffix}")
-        elif kind == "s":
-            method = layer.get("method", "mean")
-            suffix = "m" if method == "max" else "s" if method == "mean" else f"s[{method}]"
-            parts.append(f"{layer.get('scale', '?')}{suffix}")
-        elif kind == "i" and layer.get("channels", 1) != 1:
-            parts.append(f"i{layer['channels']}")
-        else:
-            parts.append(kind)
-    return "-".join(parts)
+    return "-".join(
+        KINDS[layer["type"]].spec(layer) if layer.get("type") in KINDS else str(layer["type"])
+        for layer in layers
+    )

@@ -1,49 +1,77 @@
-"""The numerical kernels behind cnnff/cnnbp, selectable per net with ``net["engine"]``.
+"""The numerical kernels behind cnnff/cnnbp: engines, selectable per net with ``net["engine"]``.
 
-- ``"fast"`` (the default, :mod:`.fast`): each layer for all maps and samples at once, one
-  matrix product per convolution.
-- ``"reference"`` (:mod:`.reference`): the toolbox's loops over maps with ``convn``; slow, kept
-  as the oracle the fast engine is tested against.
+- ``"fast"`` (the default, :class:`.fast.FastEngine`): each layer for all maps and samples at
+  once, one matrix product per convolution.
+- ``"reference"`` (:class:`.reference.ReferenceEngine`): the toolbox's loops over maps with
+  ``convn``; slow, kept as the oracle the fast engine is tested against.
 
 Choose with ``net["engine"] = "reference"`` (or ``opts["engine"]`` in :func:`cnntrain`). Both
 give the toolbox's numbers to within rounding (about 1e-15 relative per step).
 
-Every engine is a module with the same five functions, each working on a whole layer given as
-the lists the net stores (``a[j]`` of shape (rows, cols, batch), ``k[i][j]`` of shape (ks, ks)):
-
-- ``conv_forward(a_prev, k, b, activation="sigm")`` -> ``a``: the activation (sigm, relu or
-  tanh, see :mod:`dltoolbox.activations`) of the 'valid' convolutions summed over input maps
-- ``pool_forward(a_prev, scale, method="mean")`` -> ``a``: mean (or max) over scale x scale blocks
-- ``conv_delta(a, d_next, scale, activation="sigm", method="mean")`` -> ``d``: conv layer delta
-  from the pooling layer above (for max pooling: to each block's first maximum in column-major
-  order)
-- ``pool_delta(d_next, k_next)`` -> ``d``: pooling layer delta from the conv layer above
-- ``conv_grads(a_prev, d)`` -> ``(dk, db)``: kernel and bias gradients, averaged over the batch
-
-``cnnff`` and ``cnnbp`` always pass the option arguments; with their defaults the engines
-compute the toolbox's net exactly as before.
-
-The lists returned may be views of larger arrays; an engine reads the kernels afresh on every
-call, so kernels edited in place or replaced by new lists take effect at once.
+An engine is an object with the operations of :class:`Engine`, on the lists the net stores
+(maps ``a[j]`` (rows, cols, batch), kernels ``k[i][j]`` (ks, ks)); the layer kinds of
+:mod:`dltoolbox.layers` call them, and know nothing else of the engine. :func:`create` makes
+one; it owns its scratch buffers for its lifetime (``cnntrain`` holds one for the whole loop,
+``cnnff``/``cnnbp`` make one per call). What an engine keeps from the forward pass for the
+backward pass is returned to the caller and stored in the net (a conv layer's ``cache``), so
+nothing is hidden in module state. Another engine (on another array library, say) is a class
+with these methods and one line in :data:`ENGINES`.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any, Protocol
 
-from . import fast, reference
+from ..constraints import Options, check
+from .fast import FastEngine
+from .reference import ReferenceEngine
 
-ENGINES: dict[str, ModuleType] = {"fast": fast, "reference": reference}
+
+class Engine(Protocol):
+    """The operations the layer kinds call. Maps are lists of (rows, cols, batch) arrays."""
+
+    name: str
+
+    def conv_forward(
+        self, a_prev: list, k: list, b: list, activation: str, slot: int
+    ) -> tuple[list, Any]:
+        """(``a``, cache): ``a[j] = f(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j])`` and
+        what :meth:`conv_grads` may reuse; ``slot`` names this layer's reusable buffers."""
+
+    def conv_grads(self, a_prev: list, d: list, cache: Any) -> tuple[list, list]:
+        """(``dk``, ``db``): ``convn(flipall(a_prev[i]), d[j], 'valid') / batch`` and
+        ``sum(d[j]) / batch``; ``cache`` from :meth:`conv_forward` (or None)."""
+
+    def conv_input_grad(self, d: list, k: list) -> list:
+        """``[sum_j convn(d[j], rot180(k[i][j]), 'full') for i]``: the gradient of a conv
+        layer's input maps."""
+
+    def activation_delta(self, a: list, grad: Any, activation: str) -> list:
+        """``f'(z) .* grad`` written with the output ``a = f(z)``: a layer's delta."""
+
+    def pool_forward(self, a_prev: list, scale: int, method: str) -> list:
+        """The mean (or max) of each scale x scale block of every map."""
+
+    def unpool(self, d: list, a_prev: list, scale: int, method: str) -> Any:
+        """The gradient of a pooling layer's input maps ``a_prev`` from its delta ``d``:
+        ``expand(d[j], [scale, scale, 1]) / scale^2`` (mean), or ``d`` sent to each block's
+        first maximum in column-major order (max). May be in a form of the engine's own that
+        only :meth:`activation_delta` and :meth:`dense` read."""
+
+    def dense(self, grad: Any) -> list:
+        """A gradient from these operations as a plain list of maps."""
+
+
+#: The engines by name, each a class that makes a fresh :class:`Engine`.
+ENGINES: dict[str, type] = {"fast": FastEngine, "reference": ReferenceEngine}
 DEFAULT_ENGINE = "fast"
 
 
 def engine_name(value, name: str = 'net["engine"]') -> str:
     """``value`` if it names an engine of :data:`ENGINES`; else a ValueError naming ``name``."""
-    if not isinstance(value, str) or value not in ENGINES:
-        raise ValueError(f"{name}: expected one of {sorted(ENGINES)}, got {value!r}")
-    return value
+    return check(value, Options(tuple(sorted(ENGINES))), name)
 
 
-def get_engine(net: dict) -> ModuleType:
-    """The engine module named by ``net.get("engine")`` (default :data:`DEFAULT_ENGINE`)."""
-    return ENGINES[engine_name(net.get("engine", DEFAULT_ENGINE))]
+def create(net: dict) -> Engine:
+    """A new engine of the kind ``net.get("engine")`` names (default :data:`DEFAULT_ENGINE`)."""
+    return ENGINES[engine_name(net.get("engine", DEFAULT_ENGINE))]()

@@ -1,9 +1,9 @@
-"""Fast kernels: every layer for all maps and all samples at once, with one matrix product.
+"""The fast engine: every layer for all maps and all samples at once, with one matrix product.
 
 A layer's maps live in one array of shape (maps, rows, cols, batch), batch innermost; the net's
-``a[j]`` / ``d[j]`` are views ``stack[j]`` of shape (rows, cols, batch) (see :class:`MapStack`).
-Kernels are re-read from ``k[i][j]`` on every call (never cached), so in-place edits of a kernel
-and brand-new kernel lists both take effect at once.
+``a[j]`` / ``d[j]`` are views ``stack[j]`` of shape (rows, cols, batch) (a
+:class:`~dltoolbox.net.MapStack`). Kernels are re-read from ``k[i][j]`` on every call (never
+cached), so in-place edits of a kernel and brand-new kernel lists both take effect at once.
 
 A 'valid' convolution is a product with an im2col matrix: with the patches
 ``P[(i, u, v), (r, c, b)] = a_prev[i][r + u, c + v, b]`` (one strided copy) and
@@ -12,8 +12,9 @@ A 'valid' convolution is a product with an im2col matrix: with the patches
 a few vertically adjacent outputs (:func:`_row_block`: a wider, shorter product that OpenBLAS
 runs faster), and a row of ones carries the bias. The kernels also give the pooling layer's delta
 (``W.T @ d`` on row blocks of ``d``, then one shifted add per tap) and the forward pass's ``P``
-gives the kernel gradient (``P @ d.T``), so those patches are kept for :func:`conv_grads`
-(see :class:`_Workspace`).
+gives the kernel gradient (``P @ d.T``): :meth:`FastEngine.conv_forward` returns them as a
+:class:`ConvCache`, which the conv layer stores as its ``cache`` for
+:meth:`FastEngine.conv_grads`.
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order). The options of :mod:`dltoolbox.activations`
@@ -24,16 +25,15 @@ first maximum of each block in column-major order, as in the reference engine.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import operator
-import threading
-import weakref
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..activations import derivative
+from ..net import KernelStack, MapStack, kernel_array, map_array
 from . import blas
 from .blas import matmul
 
@@ -43,77 +43,10 @@ PATCH_CHUNK = 1 << 20
 #: with a single input map gets the larger block (its products are otherwise very thin).
 ROW_BLOCK = 2
 ROW_BLOCK_SINGLE_MAP = 4
-#: Patch matrices, and scratch buffers, kept per thread (a few per conv layer of a net).
+#: Scratch buffers an engine keeps (a few per conv layer of a net).
 KEPT = 16
 #: Largest scratch buffer kept for reuse, in elements; larger ones are freed after the call.
 KEPT_SIZE = 1 << 20
-
-
-class MapStack(list):
-    """The list of maps ``[stack[0], stack[1], ...]``, each a view of shape (rows, cols, batch).
-
-    It behaves as the plain list the net documents; the engine reads ``stack`` (maps, rows,
-    cols, batch) directly as long as the list still holds exactly those views.
-    """
-
-    def __init__(self, stack: np.ndarray) -> None:
-        super().__init__(stack)
-        self.stack = stack
-        self.views = tuple(self)
-
-    def __reduce__(self):
-        """Pickled and deep-copied as the plain list of maps."""
-        return list, (list(self),)
-
-
-def map_array(maps: list) -> np.ndarray:
-    """The (maps, rows, cols, batch) array of a list of (rows, cols, batch) maps: the array
-    behind an intact :class:`MapStack` or a lone contiguous map (not a copy: do not write to
-    it), else a new one."""
-    if (
-        isinstance(maps, MapStack)
-        and len(maps) == len(maps.views)
-        and all(map(operator.is_, maps, maps.views))
-    ):
-        return maps.stack
-    if len(maps) == 1:  # e.g. the input layer: batch innermost makes the patch copies cheap
-        return np.ascontiguousarray(maps[0])[None]
-    return np.stack(maps)
-
-
-class KernelStack(list):
-    """The nested list ``k[i][j]``, each a (ks, ks) view of one (maps_in, maps_out, ks, ks) array.
-
-    It behaves as the plain list of lists the net documents; :func:`kernel_array` reads the
-    array directly as long as the lists still hold exactly those views.
-    """
-
-    def __init__(self, stack: np.ndarray) -> None:
-        stack = np.ascontiguousarray(stack)  # so that the flat views below are views of it
-        maps_in, maps_out = stack.shape[:2]
-        flat = list(stack.reshape(maps_in * maps_out, *stack.shape[2:]))  # views, in one pass
-        super().__init__(flat[i * maps_out : (i + 1) * maps_out] for i in range(maps_in))
-        self.stack = stack
-        self.rows = tuple(self)
-        self.flat = tuple(flat)
-
-    def __reduce__(self):
-        """Pickled and deep-copied as the plain list of lists."""
-        return list, ([list(row) for row in self],)
-
-
-def kernel_array(k: list) -> np.ndarray:
-    """The (maps_in, maps_out, ks, ks) array of the kernels ``k[i][j]``: the array behind an
-    intact :class:`KernelStack` (not a copy: do not write to it), else a new one."""
-    if (
-        isinstance(k, KernelStack)
-        and len(k) == len(k.rows)
-        and all(map(operator.is_, k, k.rows))
-        and sum(map(len, k)) == len(k.flat)
-        and all(map(operator.is_, itertools.chain.from_iterable(k), k.flat))
-    ):
-        return k.stack
-    return np.array(k)
 
 
 def _row_block(rows_out: int, maps_in: int) -> int:
@@ -187,171 +120,12 @@ def _forward_weights(kernels: np.ndarray, b: list, rb: int, dtype) -> np.ndarray
     return values.take(_forward_table(maps_in, maps_out, ks, rb))
 
 
-class _Workspace(threading.local):
-    """This thread's reusable buffers, kept from one call to the next.
-
-    Multi-megabyte arrays freed and allocated afresh on every training step come back from the
-    operating system as new pages, each faulted in on first touch (measured, depending on the
-    state of the heap: up to about 200 page faults and 15% of an example step). Buffers that
-    never leave the engine are reused instead:
-
-    - ``scratch(role, shape, dtype)``: one temporary per role and shape, overwritten by the next
-      call that asks for it; one larger than :data:`KEPT_SIZE` elements is not kept.
-    - patches: the patch matrix of the last forward pass of each conv layer, kept for
-      :func:`conv_grads` and found only while the very same input arrays are alive and listed in
-      the same order. A new forward pass with patches of the same shape takes the buffer over
-      (the old inputs' patches are then forgotten, and rebuilt if asked for). Input maps changed
-      in place between cnnff and cnnbp are not noticed: the gradients are those of the forward
-      pass.
-
-    Per thread, so that nets trained in parallel threads never share a buffer.
-    """
-
-    def __init__(self) -> None:
-        self.scratch_buffers: dict[tuple, np.ndarray] = {}
-        self.patches: dict[tuple, tuple] = {}  # (shape, dtype) -> (input refs, ks, patches)
-
-    def scratch(self, role: str, shape: tuple, dtype) -> np.ndarray:
-        """An uninitialised (shape, dtype) array for ``role``: the one of the last call with the
-        same arguments (the newest :data:`KEPT`, of at most :data:`KEPT_SIZE` elements, are
-        kept)."""
-        if math.prod(shape) > KEPT_SIZE:
-            return np.empty(shape, dtype=dtype)
-        key = (role, shape, np.dtype(dtype))
-        buf = self.scratch_buffers.pop(key, None)
-        if buf is None:
-            buf = np.empty(shape, dtype=dtype)
-        self.scratch_buffers[key] = buf  # now the newest
-        while len(self.scratch_buffers) > KEPT:
-            del self.scratch_buffers[next(iter(self.scratch_buffers))]
-        return buf
-
-    def patch_buffer(self, shape: tuple, dtype) -> np.ndarray:
-        """A buffer for new patches: that of the kept patches of this shape, which are dropped."""
-        entry = self.patches.pop((shape, np.dtype(dtype)), None)
-        return np.empty(shape, dtype=dtype) if entry is None else entry[2]
-
-    def keep(self, maps: list, ks: int, patches: np.ndarray) -> None:
-        """Keep ``patches`` of the input ``maps`` for :meth:`find` (the newest :data:`KEPT`)."""
-        try:
-            refs = tuple(weakref.ref(a) for a in maps)
-        except TypeError:  # not arrays (say nested lists): nothing to key on, nothing kept
-            return
-        self.patches[(patches.shape, patches.dtype)] = (refs, ks, patches)
-        while len(self.patches) > KEPT:
-            del self.patches[next(iter(self.patches))]
-
-    def find(self, maps: list, ks: int) -> np.ndarray | None:
-        """The kept patches of exactly these input ``maps`` for ``ks`` x ``ks`` kernels, or None."""
-        for refs, eks, patches in self.patches.values():
-            if eks == ks and len(refs) == len(maps) and all(r() is a for r, a in zip(refs, maps)):
-                return patches
-        return None
-
-
-_WORKSPACE = _Workspace()
-
-
-def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> list:
-    """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols, batch).
-
-    One product ``[-W, -b] @ P`` (see :func:`_patches`) gives ``-z`` for all maps and samples;
-    the exponential reads it in the output's order, then ``1 / (1 + exp(-z))`` in place.
-    Another ``activation`` (relu, tanh) is applied in place to ``z``.
-    """
-    a = map_array(a_prev)
-    kernels = kernel_array(k)
-    maps_in, maps_out, ks, _ = kernels.shape
-    _, rows, cols, batch = a.shape
-    rows_out, cols_out = rows - ks + 1, cols - ks + 1
-    rb = _row_block(rows_out, maps_in)
-    wb = _forward_weights(kernels, b, rb, np.result_type(a, kernels))
-    out = np.empty((maps_out, rows_out // rb, rb, cols_out, batch), dtype=wb.dtype)
-    rows_p, cols_p = _patch_shape(a.shape, ks, rb)
-    chunk = max(1, PATCH_CHUNK // (rows_p * cols_p // batch))
-    if chunk >= batch:
-        patches = _patches(a, ks, rb, _WORKSPACE.patch_buffer((rows_p, cols_p), a.dtype))
-        _WORKSPACE.keep(a_prev, ks, patches)
-        z = _WORKSPACE.scratch("z", (len(wb), cols_p), wb.dtype)
-        parts = [(slice(None), matmul(wb, patches, out=z))]
-    else:  # a large batch (e.g. a whole test set): bounded memory, same numbers
-        parts = (
-            (slice(s, s + chunk), matmul(wb, _patches(a[..., s : s + chunk], ks, rb)))
-            for s in range(0, batch, chunk)
-        )
-    for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
-        z = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
-        if activation == "sigm":
-            np.exp(z, out=out[..., samples])
-        else:
-            np.negative(z, out=out[..., samples])
-    if activation == "sigm":
-        out += 1
-        np.divide(1, out, out=out)  # vectorised, unlike np.reciprocal for float64
-    elif activation == "tanh":
-        np.tanh(out, out=out)
-    else:
-        np.maximum(out, 0, out=out)
-    return MapStack(out.reshape(maps_out, rows_out, cols_out, batch))
-
-
 def _divide(x: np.ndarray, n: int, out: np.ndarray | None = None) -> np.ndarray:
     """``x / n``; a multiplication by ``1 / n`` where n is a power of two, which gives the same
     numbers (both scale x exactly and round once) several times faster."""
     if n & (n - 1) == 0:
         return np.multiply(x, 1 / n, out=out)
     return np.divide(x, n, out=out)
-
-
-def pool_forward(a_prev: list, scale: int, method: str = "mean") -> list:
-    """Mean pooling: the mean of each scale x scale block (the block's rows are summed first,
-    then its columns: scale^2 - 2 strided adds, the first ones with long contiguous runs).
-
-    ``method="max"``: the maximum of each block (scale^2 strided maxima).
-    """
-    a = map_array(a_prev)
-    if method == "max":
-        return MapStack(_block_max(a, scale))
-    maps, rows, cols, batch = a.shape
-    by_rows = a.reshape(maps, rows // scale, scale, cols * batch)
-    z = by_rows[:, :, 0].copy() if scale == 1 else by_rows[:, :, 0] + by_rows[:, :, 1]
-    for p in range(2, scale):  # the rows of each block first: runs of a whole row of samples
-        z += by_rows[:, :, p]
-    by_cols = z.reshape(maps, rows // scale, cols // scale, scale, batch)
-    z = by_cols[..., 0, :] + by_cols[..., 1, :] if scale > 1 else by_cols[..., 0, :]
-    for q in range(2, scale):  # then the columns
-        z += by_cols[..., q, :]
-    _divide(z, scale**2, out=z)
-    return MapStack(z)
-
-
-def conv_delta(
-    a: list, d_next: list, scale: int, activation: str = "sigm", method: str = "mean"
-) -> list:
-    """d[j] = a[j] .* (1 - a[j]) .* expand(d_next[j], [scale, scale, 1]) / scale^2.
-
-    The un-pooling is a broadcast view of ``d_next``; nothing of the expanded size is built
-    besides the result. Another ``activation``: its derivative replaces ``a .* (1 - a)``;
-    ``method="max"``: each block's delta goes to its first maximum in column-major order
-    (:func:`_first_max`) instead of being spread with ``1 / scale^2``.
-    """
-    act = map_array(a)
-    maps, rows, cols, batch = act.shape
-    if activation == "sigm":
-        d = 1 - act
-        d *= act
-    else:
-        d = derivative(act, activation)
-    dn = map_array(d_next)  # (maps, rows / scale, cols / scale, batch)
-    if method == "max":
-        d *= _first_max(act, scale)
-    else:
-        dn = _divide(dn, scale**2)
-    wide = np.repeat(dn, scale, axis=2)  # expanded along the columns: (maps, rows / scale, cols, .)
-    # ... and along the rows: a broadcast, with runs of a whole row of every sample
-    blocks = d.reshape(maps, rows // scale, scale, cols * batch)
-    blocks *= wide.reshape(maps, rows // scale, 1, cols * batch)
-    return MapStack(d)
 
 
 def _block_max(a: np.ndarray, scale: int) -> np.ndarray:
@@ -381,18 +155,6 @@ def _first_max(act: np.ndarray, scale: int) -> np.ndarray:
     return mask
 
 
-def _row_blocks(d: np.ndarray, rb: int) -> np.ndarray:
-    """``D[(j, dr), (r, c, b)] = d[j, rb * r + dr, c, b]`` for ``d`` (maps, rows, cols, batch):
-    shape (maps * rb, rows / rb * cols * batch), in a scratch buffer (a view when rb is 1)."""
-    maps, rows, cols, batch = d.shape
-    if rb == 1:
-        return d.reshape(maps, -1)
-    out = _WORKSPACE.scratch("blocks", (maps * rb, rows // rb * cols * batch), d.dtype)
-    blocks = d.reshape(maps, rows // rb, rb, cols * batch).transpose(0, 2, 1, 3)
-    np.copyto(out.reshape(maps, rb, rows // rb, cols * batch), blocks)
-    return out
-
-
 @functools.lru_cache(maxsize=64)
 def _delta_table(maps_in: int, maps_out: int, ks: int, rb: int) -> np.ndarray:
     """Where :func:`pool_delta` takes each entry of its weights ``w[v][(u, i), (j, dr)] =
@@ -406,55 +168,6 @@ def _delta_table(maps_in: int, maps_out: int, ks: int, rb: int) -> np.ndarray:
     table = table.reshape(ks, (ks + rb - 1) * maps_in, maps_out * rb)
     table.flags.writeable = False
     return table
-
-
-def pool_delta(d_next: list, k_next: list) -> list:
-    """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full').
-
-    Each kernel tap (u, v) adds ``W[v, u] @ D`` at offset (u, v) of the result, where, as in
-    :func:`conv_grads`, D holds ``rb`` rows of ``d_next`` per column (``D[(j, dr), .] =
-    d_next[j][rb * r + dr, c, b]``) and ``W[v, u][i, (j, dr)] = rot180(k_next[i][j])[u - dr, v]``.
-    With BLAS that adds a product into a strided window (:func:`blas.accumulates`), D's columns
-    are ordered (c, r, b): an offset v is then a plain shift of the columns, BLAS sums the ks
-    products of all v itself, and ``ks + rb - 1`` strided adds place the rows. With numpy's
-    matmul: one product for all taps, then one strided add per tap.
-    """
-    dn = map_array(d_next)
-    kernels = kernel_array(k_next)
-    maps_in, maps_out, ks, _ = kernels.shape
-    _, rows, cols, batch = dn.shape
-    rb = _row_block(rows, maps_in)
-    taps = ks + rb - 1  # tap rows u: a column's rb rows reach ks + rb - 1 rows of the result
-    values = np.zeros(kernels.size + 1, dtype=kernels.dtype)  # [k..., 0]
-    values[:-1] = kernels.reshape(-1)
-    w = values.take(_delta_table(maps_in, maps_out, ks, rb))  # w[v][(u, i), (j, dr)]
-    d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=np.result_type(w, dn))
-    if not blas.accumulates(d.dtype):
-        blocks = _row_blocks(dn, rb)  # columns (r, c, b)
-        shape = (ks * taps * maps_in, blocks.shape[1])
-        prods = matmul(
-            w.reshape(shape[0], -1), blocks, out=_WORKSPACE.scratch("taps", shape, d.dtype)
-        )
-        prods = prods.reshape(ks, taps, maps_in, rows // rb, cols, batch)
-        for v in range(ks):
-            for u in range(taps):
-                d[:, u : u + rows - rb + 1 : rb, v : v + cols] += prods[v, u]
-        return MapStack(d)
-    step = rows // rb * batch  # columns of D per column c of d_next
-    blocks = _WORKSPACE.scratch("pool blocks", (maps_out * rb, cols * step), dn.dtype)
-    by_rows = dn.reshape(maps_out, rows // rb, rb, cols, batch)
-    np.copyto(
-        blocks.reshape(maps_out, rb, cols, rows // rb, batch), by_rows.transpose(0, 2, 3, 1, 4)
-    )
-    sums = _WORKSPACE.scratch("pool sums", (taps * maps_in, (cols + ks - 1) * step), d.dtype)
-    sums.fill(0)
-    # sums[(u, i), (c + v, r, b)] += (w[v] @ D)[(u, i), (c, r, b)] for every v
-    blas.add_shifted_products(w, blocks, sums, step)
-    sums = sums.reshape(taps, maps_in, cols + ks - 1, rows // rb, batch)
-    for u in range(taps):
-        placed = d[:, u : u + rows - rb + 1 : rb]  # (maps_in, rows / rb, cols + ks - 1, batch)
-        placed += sums[u].transpose(0, 2, 1, 3)
-    return MapStack(d)
 
 
 @functools.lru_cache(maxsize=64)
@@ -475,24 +188,284 @@ def _grads_table(maps_in: int, maps_out: int, ks: int, rb: int) -> np.ndarray:
     return table
 
 
-def conv_grads(a_prev: list, d: list) -> tuple[list, list]:
-    """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) / batch.
+@dataclass(eq=False)
+class _Buffer:
+    """A patch buffer of one layer slot, and the :class:`ConvCache` whose patches it holds."""
 
-    With the forward patches ``P`` and ``D[(j, dr), (r, c, b)] = d[j][rb * r + dr, c, b]``,
-    ``sum_dr (P @ D.T)[(i, u + dr, v), (j, dr)]`` is ``rot180(dk[i][j])[u, v]`` times the
-    batch size, and the last row of ``P @ D.T`` (from the ones row of ``P``) sums ``d[j]``.
-    """
-    dd = map_array(d)
-    maps_out, rows, cols, batch = dd.shape
-    maps_in = len(a_prev)
-    ks = np.shape(a_prev[0])[0] - rows + 1
-    rb = _row_block(rows, maps_in)
-    patches = _WORKSPACE.find(a_prev, ks)
-    if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
-        patches = _patches(map_array(a_prev), ks, rb)
-    blocks = _row_blocks(dd, rb)
-    g = matmul(patches, blocks.T)  # (len(P), maps_out * rb)
-    sums = g.reshape(-1).take(_grads_table(maps_in, maps_out, ks, rb)).sum(axis=0)  # dr summed
-    sums /= batch
-    n_k = maps_in * maps_out * ks * ks
-    return KernelStack(sums[:n_k].reshape(maps_in, maps_out, ks, ks)), sums[n_k:].tolist()
+    array: np.ndarray
+    writer: ConvCache | None = None
+
+
+@dataclass(eq=False)
+class ConvCache:
+    """What :meth:`FastEngine.conv_forward` keeps for :meth:`FastEngine.conv_grads`: the patch
+    matrix of its input maps (in a buffer the engine reuses for the next forward pass of the
+    same layer). The patches are used only while they are still this cache's and the input
+    maps are the very arrays they were built from (engines return read-only maps, so those
+    cannot have been changed in place); otherwise they are built again."""
+
+    inputs: tuple
+    ks: int
+    buffer: _Buffer = field(repr=False)
+
+    def patches_for(self, a_prev: list, ks: int) -> np.ndarray | None:
+        """The patches, if they are those of ``a_prev`` for ``ks`` x ``ks`` kernels."""
+        valid = (
+            self.buffer.writer is self
+            and ks == self.ks
+            and len(a_prev) == len(self.inputs)
+            and all(map(operator.is_, a_prev, self.inputs))
+        )
+        return self.buffer.array if valid else None
+
+
+def _read_only(stack: np.ndarray) -> MapStack:
+    stack.flags.writeable = False
+    return MapStack(stack)
+
+
+class FastEngine:
+    """The fast engine (see the module docstring). It owns its scratch buffers: temporaries
+    reused from one call to the next (multi-megabyte arrays allocated afresh on every step
+    come back from the operating system as new pages, each faulted in on first touch: up to
+    15% of a step), and one patch buffer per conv layer slot. One engine serves one thread."""
+
+    name = "fast"
+
+    def __init__(self) -> None:
+        self._scratch: dict[tuple, np.ndarray] = {}
+        self._patch_buffers: dict[int, _Buffer] = {}
+
+    def scratch(self, role: str, shape: tuple, dtype) -> np.ndarray:
+        """An uninitialised (shape, dtype) array for ``role``: the one of the last call with the
+        same arguments (the newest :data:`KEPT`, of at most :data:`KEPT_SIZE` elements, are
+        kept). Its contents are overwritten by the next call that asks for it."""
+        if math.prod(shape) > KEPT_SIZE:
+            return np.empty(shape, dtype=dtype)
+        key = (role, shape, np.dtype(dtype))
+        buf = self._scratch.pop(key, None)
+        if buf is None:
+            buf = np.empty(shape, dtype=dtype)
+        self._scratch[key] = buf  # now the newest
+        while len(self._scratch) > KEPT:
+            del self._scratch[next(iter(self._scratch))]
+        return buf
+
+    def _patch_buffer(self, slot: int, shape: tuple, dtype) -> _Buffer:
+        buf = self._patch_buffers.get(slot)
+        if buf is None or buf.array.shape != shape or buf.array.dtype != dtype:
+            buf = self._patch_buffers[slot] = _Buffer(np.empty(shape, dtype=dtype))
+        return buf
+
+    def conv_forward(
+        self, a_prev: list, k: list, b: list, activation: str, slot: int
+    ) -> tuple[MapStack, ConvCache | None]:
+        """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols,
+        batch), and the :class:`ConvCache` of the patches (None for a batch built in chunks).
+
+        One product ``[-W, -b] @ P`` (see :func:`_patches`) gives ``-z`` for all maps and
+        samples; the exponential reads it in the output's order, then ``1 / (1 + exp(-z))`` in
+        place. Another ``activation`` (relu, tanh) is applied in place to ``z``.
+        """
+        a = map_array(a_prev)
+        kernels = kernel_array(k)
+        maps_in, maps_out, ks, _ = kernels.shape
+        _, rows, cols, batch = a.shape
+        rows_out, cols_out = rows - ks + 1, cols - ks + 1
+        rb = _row_block(rows_out, maps_in)
+        wb = _forward_weights(kernels, b, rb, np.result_type(a, kernels))
+        out = np.empty((maps_out, rows_out // rb, rb, cols_out, batch), dtype=wb.dtype)
+        rows_p, cols_p = _patch_shape(a.shape, ks, rb)
+        chunk = max(1, PATCH_CHUNK // (rows_p * cols_p // batch))
+        cache = None
+        if chunk >= batch:
+            buf = self._patch_buffer(slot, (rows_p, cols_p), a.dtype)
+            patches = _patches(a, ks, rb, buf.array)
+            cache = buf.writer = ConvCache(tuple(a_prev), ks, buf)
+            z = self.scratch("z", (len(wb), cols_p), wb.dtype)
+            parts = [(slice(None), matmul(wb, patches, out=z))]
+        else:  # a large batch (e.g. a whole test set): bounded memory, same numbers
+            parts = (
+                (slice(s, s + chunk), matmul(wb, _patches(a[..., s : s + chunk], ks, rb)))
+                for s in range(0, batch, chunk)
+            )
+        for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
+            z = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
+            if activation == "sigm":
+                np.exp(z, out=out[..., samples])
+            else:
+                np.negative(z, out=out[..., samples])
+        _activate_in_place(out, activation)
+        return _read_only(out.reshape(maps_out, rows_out, cols_out, batch)), cache
+
+    def pool_forward(self, a_prev: list, scale: int, method: str) -> MapStack:
+        """Mean pooling: the mean of each scale x scale block (the block's rows are summed
+        first, then its columns: scale^2 - 2 strided adds, the first ones with long contiguous
+        runs). ``method="max"``: the maximum of each block (scale^2 strided maxima)."""
+        a = map_array(a_prev)
+        if method == "max":
+            return _read_only(_block_max(a, scale))
+        maps, rows, cols, batch = a.shape
+        by_rows = a.reshape(maps, rows // scale, scale, cols * batch)
+        z = by_rows[:, :, 0].copy() if scale == 1 else by_rows[:, :, 0] + by_rows[:, :, 1]
+        for p in range(2, scale):  # the rows of each block first: runs of a whole row
+            z += by_rows[:, :, p]
+        by_cols = z.reshape(maps, rows // scale, cols // scale, scale, batch)
+        z = by_cols[..., 0, :] + by_cols[..., 1, :] if scale > 1 else by_cols[..., 0, :]
+        for q in range(2, scale):  # then the columns
+            z += by_cols[..., q, :]
+        _divide(z, scale**2, out=z)
+        return _read_only(z)
+
+    def unpool(self, d: list, a_prev: list, scale: int, method: str) -> _Unpooled:
+        """The pooling layer's delta, to be spread over its input by :meth:`activation_delta`
+        (nothing of the expanded size is built there but the result) or :meth:`dense`."""
+        return _Unpooled(map_array(d), a_prev, scale, method)
+
+    def dense(self, grad) -> list:
+        """``grad`` as maps: an :class:`_Unpooled` expanded, anything else as it is."""
+        if not isinstance(grad, _Unpooled):
+            return grad
+        dn, scale = grad.d, grad.scale
+        if grad.method == "max":
+            mask = _first_max(map_array(grad.a_prev), scale)
+        else:
+            dn, mask = _divide(dn, scale**2), None
+        out = np.repeat(np.repeat(dn, scale, axis=1), scale, axis=2)
+        if mask is not None:
+            out *= mask
+        return MapStack(out)
+
+    def activation_delta(self, a: list, grad, activation: str) -> MapStack:
+        """d = f'(z) .* grad, with f'(z) = a .* (1 - a) for sigm (see
+        :func:`dltoolbox.activations.derivative`).
+
+        For the delta of a pooling layer above (:meth:`unpool`) this is the toolbox's
+        ``a .* (1 - a) .* expand(d_next, [scale, scale, 1]) / scale^2``: the un-pooling is a
+        broadcast view of ``d_next``; for max pooling each block's delta goes to its first
+        maximum in column-major order (:func:`_first_max`) instead of being spread.
+        """
+        act = map_array(a)
+        if activation == "sigm":
+            d = 1 - act
+            d *= act
+        else:
+            d = derivative(act, activation)
+        if not (isinstance(grad, _Unpooled) and grad.a_prev is a):
+            d *= map_array(self.dense(grad))
+            return MapStack(d)
+        maps, rows, cols, batch = act.shape
+        scale, dn = grad.scale, grad.d  # dn: (maps, rows / scale, cols / scale, batch)
+        if grad.method == "max":
+            d *= _first_max(act, scale)
+        else:
+            dn = _divide(dn, scale**2)
+        wide = np.repeat(dn, scale, axis=2)  # expanded along the columns
+        # ... and along the rows: a broadcast, with runs of a whole row of every sample
+        blocks = d.reshape(maps, rows // scale, scale, cols * batch)
+        blocks *= wide.reshape(maps, rows // scale, 1, cols * batch)
+        return MapStack(d)
+
+    def _row_blocks(self, d: np.ndarray, rb: int) -> np.ndarray:
+        """``D[(j, dr), (r, c, b)] = d[j, rb * r + dr, c, b]`` for ``d`` (maps, rows, cols,
+        batch): shape (maps * rb, rows / rb * cols * batch), in a scratch buffer (a view when
+        rb is 1)."""
+        maps, rows, cols, batch = d.shape
+        if rb == 1:
+            return d.reshape(maps, -1)
+        out = self.scratch("blocks", (maps * rb, rows // rb * cols * batch), d.dtype)
+        blocks = d.reshape(maps, rows // rb, rb, cols * batch).transpose(0, 2, 1, 3)
+        np.copyto(out.reshape(maps, rb, rows // rb, cols * batch), blocks)
+        return out
+
+    def conv_input_grad(self, d_next: list, k_next: list) -> MapStack:
+        """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full').
+
+        Each kernel tap (u, v) adds ``W[v, u] @ D`` at offset (u, v) of the result, where, as
+        in :meth:`conv_grads`, D holds ``rb`` rows of ``d_next`` per column (``D[(j, dr), .] =
+        d_next[j][rb * r + dr, c, b]``) and ``W[v, u][i, (j, dr)] = rot180(k_next[i][j])[u -
+        dr, v]``. With BLAS that adds a product into a strided window
+        (:func:`blas.accumulates`), D's columns are ordered (c, r, b): an offset v is then a
+        plain shift of the columns, BLAS sums the ks products of all v itself, and ``ks + rb -
+        1`` strided adds place the rows. With numpy's matmul: one product for all taps, then one
+        strided add per tap.
+        """
+        dn = map_array(d_next)
+        kernels = kernel_array(k_next)
+        maps_in, maps_out, ks, _ = kernels.shape
+        _, rows, cols, batch = dn.shape
+        rb = _row_block(rows, maps_in)
+        taps = ks + rb - 1  # tap rows u: a column's rb rows reach ks + rb - 1 rows of the result
+        values = np.zeros(kernels.size + 1, dtype=kernels.dtype)  # [k..., 0]
+        values[:-1] = kernels.reshape(-1)
+        w = values.take(_delta_table(maps_in, maps_out, ks, rb))  # w[v][(u, i), (j, dr)]
+        d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=np.result_type(w, dn))
+        if not blas.accumulates(d.dtype):
+            blocks = self._row_blocks(dn, rb)  # columns (r, c, b)
+            shape = (ks * taps * maps_in, blocks.shape[1])
+            prods = matmul(
+                w.reshape(shape[0], -1), blocks, out=self.scratch("taps", shape, d.dtype)
+            )
+            prods = prods.reshape(ks, taps, maps_in, rows // rb, cols, batch)
+            for v in range(ks):
+                for u in range(taps):
+                    d[:, u : u + rows - rb + 1 : rb, v : v + cols] += prods[v, u]
+            return MapStack(d)
+        step = rows // rb * batch  # columns of D per column c of d_next
+        blocks = self.scratch("pool blocks", (maps_out * rb, cols * step), dn.dtype)
+        by_rows = dn.reshape(maps_out, rows // rb, rb, cols, batch)
+        np.copyto(
+            blocks.reshape(maps_out, rb, cols, rows // rb, batch), by_rows.transpose(0, 2, 3, 1, 4)
+        )
+        sums = self.scratch("pool sums", (taps * maps_in, (cols + ks - 1) * step), d.dtype)
+        sums.fill(0)
+        # sums[(u, i), (c + v, r, b)] += (w[v] @ D)[(u, i), (c, r, b)] for every v
+        blas.add_shifted_products(w, blocks, sums, step)
+        sums = sums.reshape(taps, maps_in, cols + ks - 1, rows // rb, batch)
+        for u in range(taps):
+            placed = d[:, u : u + rows - rb + 1 : rb]  # (maps_in, rows / rb, cols + ks - 1, batch)
+            placed += sums[u].transpose(0, 2, 1, 3)
+        return MapStack(d)
+
+    def conv_grads(self, a_prev: list, d: list, cache: ConvCache | None) -> tuple[list, list]:
+        """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) / batch.
+
+        With the forward patches ``P`` and ``D[(j, dr), (r, c, b)] = d[j][rb * r + dr, c, b]``,
+        ``sum_dr (P @ D.T)[(i, u + dr, v), (j, dr)]`` is ``rot180(dk[i][j])[u, v]`` times the
+        batch size, and the last row of ``P @ D.T`` (from the ones row of ``P``) sums ``d[j]``.
+        """
+        dd = map_array(d)
+        maps_out, rows, cols, batch = dd.shape
+        maps_in = len(a_prev)
+        ks = np.shape(a_prev[0])[0] - rows + 1
+        rb = _row_block(rows, maps_in)
+        patches = cache.patches_for(a_prev, ks) if isinstance(cache, ConvCache) else None
+        if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
+            patches = _patches(map_array(a_prev), ks, rb)
+        blocks = self._row_blocks(dd, rb)
+        g = matmul(patches, blocks.T)  # (len(P), maps_out * rb)
+        sums = g.reshape(-1).take(_grads_table(maps_in, maps_out, ks, rb)).sum(axis=0)  # dr summed
+        sums /= batch
+        n_k = maps_in * maps_out * ks * ks
+        return KernelStack(sums[:n_k].reshape(maps_in, maps_out, ks, ks)), sums[n_k:].tolist()
+
+
+@dataclass(eq=False)
+class _Unpooled:
+    """The un-pooled delta of a pooling layer over its input maps ``a_prev``, not yet built."""
+
+    d: np.ndarray  # (maps, rows / scale, cols / scale, batch)
+    a_prev: list
+    scale: int
+    method: str
+
+
+def _activate_in_place(out: np.ndarray, activation: str) -> None:
+    """``out`` holds exp(-z) (sigm) or z: the activation, in place."""
+    if activation == "sigm":
+        out += 1
+        np.divide(1, out, out=out)  # vectorised, unlike np.reciprocal for float64
+    elif activation == "tanh":
+        np.tanh(out, out=out)
+    else:
+        np.maximum(out, 0, out=out)

@@ -1,6 +1,6 @@
-"""Reference kernels: the toolbox's loops over maps, with ``convn`` as ``scipy.signal.convolve``.
+"""The reference engine: the toolbox's loops over maps, with ``convn`` as ``scipy.signal.convolve``.
 
-Slow but close to the MATLAB text; they are the oracle the fast engine is tested against.
+Slow but close to the MATLAB text; it is the oracle the fast engine is tested against.
 ``method="fft"`` is chosen on purpose: for the kernel gradient (a batch-long 'valid'
 convolution) scipy's 'auto' picks its slow direct N-d path, and FFT was fastest for all of
 these shapes while staying within about 1e-15 of direct summation.
@@ -12,6 +12,7 @@ import numpy as np
 from scipy.signal import convolve
 
 from ..activations import activate, derivative
+from ..net import KernelStack, MapStack, as_maps, map_array
 from ..util import expand, flipall, rot180, sigm
 
 
@@ -21,29 +22,6 @@ def convn(a: np.ndarray, k: np.ndarray, mode: str) -> np.ndarray:
     if a.dtype == np.float32:  # as in MATLAB, single data stay single with a double kernel
         k = k.astype(np.float32)
     return convolve(a, k, mode=mode, method="fft")
-
-
-def conv_forward(a_prev: list, k: list, b: list, activation: str = "sigm") -> list:
-    """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols, batch).
-
-    Another ``activation`` (see :mod:`dltoolbox.activations`) replaces sigm.
-    """
-    out = []
-    for j in range(len(b)):
-        z = sum(convn(a_prev[i], k[i][j], "valid") for i in range(len(a_prev)))
-        out.append(sigm(z + b[j]) if activation == "sigm" else activate(z + b[j], activation))
-    return out
-
-
-def pool_forward(a_prev: list, scale: int, method: str = "mean") -> list:
-    """Mean pooling: convolve with ones(scale) / scale^2 and keep every scale-th element.
-
-    ``method="max"``: the largest element of each scale x scale block (:func:`max_pool`).
-    """
-    if method == "max":
-        return [max_pool(a, scale) for a in a_prev]
-    box = np.ones((scale, scale)) / scale**2
-    return [convn(a, box, "valid")[::scale, ::scale, :] for a in a_prev]
 
 
 def max_pool(a: np.ndarray, scale: int) -> np.ndarray:
@@ -73,47 +51,66 @@ def max_unpool(a: np.ndarray, d: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
-def conv_delta(
-    a: list, d_next: list, scale: int, activation: str = "sigm", method: str = "mean"
-) -> list:
-    """d[j] = a[j] .* (1 - a[j]) .* expand(d_next[j], [scale, scale, 1]) / scale^2.
+class ReferenceEngine:
+    """The toolbox's loops (see the module docstring); it keeps nothing between calls."""
 
-    Another ``activation``: its derivative replaces ``a .* (1 - a)``; ``method="max"``:
-    :func:`max_unpool` replaces the spread ``expand(...) / scale^2``.
-    """
-    if activation == "sigm" and method == "mean":
-        return [
-            a[j] * (1 - a[j]) * (expand(d_next[j], [scale, scale, 1]) / scale**2)
-            for j in range(len(a))
-        ]
-    return [
-        derivative(a[j], activation) * _unpool(a[j], d_next[j], scale, method)
-        for j in range(len(a))
-    ]
+    name = "reference"
 
+    def conv_forward(
+        self, a_prev: list, k: list, b: list, activation: str, slot: int
+    ) -> tuple[MapStack, None]:
+        """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols,
+        batch). Another ``activation`` (see :mod:`dltoolbox.activations`) replaces sigm."""
+        out = []
+        for j in range(len(b)):
+            z = sum(convn(a_prev[i], k[i][j], "valid") for i in range(len(a_prev)))
+            out.append(sigm(z + b[j]) if activation == "sigm" else activate(z + b[j], activation))
+        return as_maps(out), None
 
-def _unpool(a: np.ndarray, d: np.ndarray, scale: int, method: str) -> np.ndarray:
-    """The delta ``d`` of a pooling layer spread back over its input ``a``."""
-    if method == "max":
-        return max_unpool(a, d, scale)
-    return expand(d, [scale, scale, 1]) / scale**2
+    def conv_grads(self, a_prev: list, d: list, cache: None) -> tuple[KernelStack, list]:
+        """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) /
+        batch. ``flipall`` also reverses the batch axis, so the 'valid' convolution along that
+        axis is the sum over samples: the result is (ks, ks, 1), kept as (ks, ks)."""
+        batch = d[0].shape[2]
+        dk = [[convn(flipall(ai), dj, "valid")[:, :, 0] / batch for dj in d] for ai in a_prev]
+        db = [float(np.sum(dj)) / batch for dj in d]
+        return KernelStack(np.array(dk)), db
 
+    def conv_input_grad(self, d: list, k: list) -> MapStack:
+        """d_prev[i] = sum_j convn(d[j], rot180(k[i][j]), 'full')."""
+        return as_maps(
+            [
+                sum(convn(d[j], rot180(k[i][j]), "full") for j in range(len(d)))
+                for i in range(len(k))
+            ]
+        )
 
-def pool_delta(d_next: list, k_next: list) -> list:
-    """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full')."""
-    return [
-        sum(convn(d_next[j], rot180(k_next[i][j]), "full") for j in range(len(d_next)))
-        for i in range(len(k_next))
-    ]
+    def activation_delta(self, a: list, grad: list, activation: str) -> MapStack:
+        """d[j] = a[j] .* (1 - a[j]) .* grad[j] (another activation: its derivative).
 
+        A ``grad`` of views of one array (the output's ``ffW.T @ od``) keeps its memory
+        layout, so that sums over d[j] run in the toolbox's order (that of ``fvd``)."""
+        if not isinstance(grad, MapStack):
+            return as_maps([derivative(a[j], activation) * grad[j] for j in range(len(a))])
+        out = np.empty_like(map_array(grad))
+        for j in range(len(a)):
+            np.multiply(derivative(a[j], activation), grad[j], out=out[j])
+        return MapStack(out)
 
-def conv_grads(a_prev: list, d: list) -> tuple[list, list]:
-    """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) / batch.
+    def pool_forward(self, a_prev: list, scale: int, method: str) -> MapStack:
+        """Mean pooling: convolve with ones(scale) / scale^2 and keep every scale-th element.
+        ``method="max"``: the largest element of each scale x scale block (:func:`max_pool`)."""
+        if method == "max":
+            return as_maps([max_pool(a, scale) for a in a_prev])
+        box = np.ones((scale, scale)) / scale**2
+        return as_maps([convn(a, box, "valid")[::scale, ::scale, :] for a in a_prev])
 
-    ``flipall`` also reverses the batch axis, so the 'valid' convolution along that axis is
-    the sum over samples: the result is (ks, ks, 1), returned as (ks, ks).
-    """
-    batch = d[0].shape[2]
-    dk = [[convn(flipall(ai), dj, "valid")[:, :, 0] / batch for dj in d] for ai in a_prev]
-    db = [float(np.sum(dj)) / batch for dj in d]
-    return dk, db
+    def unpool(self, d: list, a_prev: list, scale: int, method: str) -> list:
+        """``expand(d[j], [scale, scale, 1]) / scale^2``, or :func:`max_unpool` for max."""
+        if method == "max":
+            return [max_unpool(a_prev[j], d[j], scale) for j in range(len(d))]
+        return [expand(d[j], [scale, scale, 1]) / scale**2 for j in range(len(d))]
+
+    def dense(self, grad: list) -> list:
+        """Gradients are plain lists of maps here already."""
+        return grad

@@ -1,0 +1,119 @@
+"""What every layer kind provides: :class:`LayerKind`, and the fields all map layers share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from ..constraints import Constraint, describe, validate
+from ..net import Field
+
+#: The fields of every layer whose output is maps.
+MAP_FIELDS = (
+    Field("a", "maps", "pass", "[j] (rows, cols, batch): the layer's output maps (cnnff)"),
+    Field("d", "maps", "pass", "[j] (rows, cols, batch): the layer's delta (cnnbp)"),
+)
+TYPE_FIELD = Field("type", "str", "spec", "the layer's kind ('i', 'c', 's')")
+
+
+class LayerKind:
+    """One kind of layer (``layer["type"]``): its keys, shapes, weights, passes and summary.
+
+    A kind is stateless: every method takes the layer dict it works on. The engine methods it
+    calls (``engine.conv_forward`` ...) are those of :class:`dltoolbox.engines.Engine`.
+    """
+
+    #: ``layer["type"]``
+    type: ClassVar[str]
+    #: In words, for messages ("convolution").
+    name: ClassVar[str]
+    #: Keys a layer of this kind must have, and keys it may have (value: (constraint, default)).
+    required: ClassVar[dict[str, Constraint]] = {}
+    optional: ClassVar[dict[str, tuple[Constraint, Any]]] = {}
+    #: Every field this kind's layers may hold (see :mod:`dltoolbox.net`).
+    fields: ClassVar[tuple[Field, ...]] = ()
+    #: Whether a layer of this kind may directly follow another one of the same kind.
+    repeatable: ClassVar[bool] = True
+    #: The spec token (see :mod:`dltoolbox.spec`) and its description for help texts.
+    spec_pattern: ClassVar[re.Pattern]
+    spec_help: ClassVar[str]
+
+    # ----------------------------------------------------------------- keys
+
+    def check(self, layer: dict, where: str) -> None:
+        """Check the layer's keys against :attr:`required` and :attr:`optional`; stored fields
+        (weights, maps) are not checked here."""
+        table = {**self.required, **{k: c for k, (c, _) in self.optional.items()}}
+        stored = tuple(f.name for f in self.fields if f.name not in table)
+        for key in self.required:
+            if key not in layer:
+                raise ValueError(f"{where}: a {self.type!r} layer needs key {key!r}, missing")
+        validate(layer, table, lambda key: f'{where}["{key}"]', ignore=stored)
+
+    def get(self, layer: dict, key: str) -> Any:
+        """``layer[key]``, or the default of an optional key; integers as int."""
+        if key in layer:
+            value = layer[key]
+            return int(value) if key in self.required and not isinstance(value, str) else value
+        return self.optional[key][1]
+
+    # ----------------------------------------------------------------- shapes and weights
+
+    def channels(self, layer: dict) -> int:
+        """The input channels (only the input kind has any)."""
+        raise TypeError(f"a {self.name} layer is not an input layer")
+
+    def out_shape(self, layer: dict, shape: tuple[int, int, int], where: str) -> tuple:
+        """(maps, rows, cols) of the output for an input of ``shape``; errors name ``where``."""
+        raise NotImplementedError
+
+    def setup(self, layer: dict, inmaps: int, rng) -> None:
+        """Store the initial weights of a layer with ``inmaps`` input maps, drawn from ``rng``."""
+
+    # ----------------------------------------------------------------- passes
+
+    def forward(self, layer: dict, below: dict, engine, slot: int) -> None:
+        """``layer["a"]`` from ``below["a"]``; ``slot`` (the layer's index) names the engine's
+        buffers for this layer."""
+        raise NotImplementedError
+
+    def backward(self, layer: dict, below: dict, grad, engine, need_input: bool):
+        """From ``grad``, the loss gradient with respect to ``layer["a"]`` (in the engine's
+        form), store ``layer["d"]`` and the layer's gradients; return the gradient with respect
+        to ``below["a"]`` when ``need_input``, else None."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- description
+
+    def summary(self, layer: dict, shape_in: tuple, shape_out: tuple) -> tuple:
+        """(description, trainable parameters, multiply-adds per sample, window, stride): the
+        last two give the receptive field (see :func:`dltoolbox.cnnsummary`)."""
+        raise NotImplementedError
+
+    def spec(self, layer: dict) -> str:
+        """The layer's spec token."""
+        raise NotImplementedError
+
+    def from_spec(self, match: re.Match) -> dict | None:
+        """The layer of a token that matched :attr:`spec_pattern`, or None if its numbers are
+        not allowed (zero)."""
+        raise NotImplementedError
+
+    def entries(self, layer: dict, grads: dict, where: str) -> Iterator[tuple]:
+        """(name, container, index, gradient) of every scalar parameter, in the toolbox's
+        order of ``cnnnumgradcheck``: ``container[index]`` is the parameter in ``layer``,
+        the gradient is read from ``grads`` (the same layer after cnnbp)."""
+        return iter(())
+
+
+def require(layer: dict, key: str, where: str, call: str, before: str) -> Any:
+    """``layer[key]``, or an error saying that ``call`` needs ``before`` first."""
+    if key not in layer:
+        raise ValueError(f'{where}: {call} needs "{key}" from {before}; call {before} first')
+    return layer[key]
+
+
+def describe_value(value: Any) -> str:
+    """Shortcut of :func:`dltoolbox.constraints.describe` for the kinds' messages."""
+    return describe(value)
