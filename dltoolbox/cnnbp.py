@@ -47,5 +47,5 @@ def backward(net: dict, y: np.ndarray, engine: Engine) -> dict:
     grad = OUTPUT.backward(net, y, layers[-1])  # the loss gradient of the last layer's maps
     for l in range(len(layers) - 1, 0, -1):  # each layer's delta, from the top down
         grad = kind_of(layers[l]).backward(layers[l], layers[l - 1], grad, engine, l > 1)
-    OUTPUT.record_delta(net, layers[-1])
+    OUTPUT.finish(net, layers[-1])
     return net

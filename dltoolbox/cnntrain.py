@@ -41,9 +41,7 @@ OPTIONS = {
         "None, False, True (a tqdm bar) or a callable progress(epoch, batch, numbatches, net)",
         lambda v: v is None or isinstance(v, bool) or callable(v),
     ),
-    "checkpoint": Instance(
-        "a file path", lambda v: v is None or isinstance(v, (str, os.PathLike))
-    ),
+    "checkpoint": Instance("a file path", lambda v: v is None or isinstance(v, (str, os.PathLike))),
     "resume": BOOLEAN,
     "engine": Options(tuple(sorted(ENGINES))),
     **checks.OPTIMIZER,

@@ -18,8 +18,6 @@ Forms (how a field's value is stored in the dict):
 - ``"array"``: one array (``ffW`` (classes, features), ``o`` (classes, batch), ...)
 - ``"vector"``: a 1-D array (``rL``)
 - ``"scalar"``: one number (``L``)
-- ``"cache"``: what an engine keeps from the forward pass for the backward pass; never saved
-  and never compared (see :mod:`dltoolbox.engines`)
 """
 
 from __future__ import annotations
@@ -30,11 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FORMS = ("str", "int", "maps", "grid", "scalars", "array", "vector", "scalar", "cache")
+FORMS = ("str", "int", "maps", "grid", "scalars", "array", "vector", "scalar")
 #: Roles: what a field is for. ``param`` fields are trained (with ``grad`` and ``velocity``
 #: names); ``pass`` and ``grad`` fields belong to the last forward/backward pass (dropped by
-#: ``save_net(..., activations=False)``); ``transient`` fields are never written to a file.
-ROLES = ("spec", "param", "grad", "velocity", "pass", "train", "unused", "transient")
+#: ``save_net(..., activations=False)``); ``unused`` fields are kept as the toolbox has them.
+ROLES = ("spec", "param", "grad", "velocity", "pass", "train", "unused")
 
 
 @dataclass(frozen=True)
@@ -55,11 +53,6 @@ class Field:
 
     def __post_init__(self) -> None:
         assert self.form in FORMS and self.role in ROLES, self
-
-    @property
-    def saved(self) -> bool:
-        """Whether files hold this field."""
-        return self.role != "transient"
 
     @property
     def of_last_pass(self) -> bool:
@@ -126,7 +119,7 @@ def map_sizes(
 
     sizes = [(channels, *mapsize)]
     for l, layer in enumerate(layers[1:], start=1):
-        sizes.append(kind_of(layer).out_shape(layer, sizes[-1], f'net["layers"][{l}]'))
+        sizes.append(kind_of(layer).out_shape(layer, sizes[-1], l))
     return sizes
 
 
@@ -138,12 +131,16 @@ class MapStack(list):
 
     It behaves as the plain list the net documents; :func:`map_array` reads ``stack`` (maps,
     rows, cols, batch) directly as long as the list still holds exactly those views.
+    ``record`` is what the engine that computed the maps keeps for the backward pass (a conv
+    layer's patch matrix, see :mod:`dltoolbox.engines`), or None; it is neither saved nor
+    compared, and a copy of the list (a plain list) has none: the engine then recomputes it.
     """
 
-    def __init__(self, stack: np.ndarray) -> None:
+    def __init__(self, stack: np.ndarray, record: object = None) -> None:
         super().__init__(stack)
         self.stack = stack
         self.views = tuple(self)
+        self.record = record
 
     def __reduce__(self):
         """Pickled and deep-copied as the plain list of maps."""

@@ -14,7 +14,10 @@ import scipy.io
 from conftest import need
 
 import dltoolbox as dlt
-from dltoolbox.engines import DEFAULT_ENGINE, ENGINES, blas, fast, get_engine
+from dltoolbox import net as layout
+from dltoolbox.cnnbp import backward
+from dltoolbox.cnnff import forward
+from dltoolbox.engines import DEFAULT_ENGINE, ENGINES, blas, create, fast, reference
 
 TOL = 1e-12
 
@@ -100,12 +103,12 @@ def step(net: dict, x, y, alpha: float = 1.0) -> dict:
 
 
 def test_fast_is_registered_and_the_default():
-    assert ENGINES["fast"] is fast
+    assert ENGINES["fast"] is fast.FastEngine
     assert DEFAULT_ENGINE == "fast"
-    assert get_engine({}) is fast
-    assert get_engine({"engine": "reference"}) is ENGINES["reference"]
+    assert isinstance(create({}), fast.FastEngine)
+    assert isinstance(create({"engine": "reference"}), reference.ReferenceEngine)
     with pytest.raises(ValueError, match=r'net\["engine"\].*got \'slow\''):
-        get_engine({"engine": "slow"})
+        create({"engine": "slow"})
 
 
 @pytest.mark.parametrize("products", ["default", "numpy.matmul"])
@@ -184,7 +187,7 @@ def test_stepped_kernels_are_read_back_until_edited_or_replaced():
     fst = step(with_engine(net, "fast"), x, y)
     ref = step(with_engine(copy.deepcopy(net), "reference"), x, y)
     k = fst["layers"][3]["k"]
-    assert isinstance(k, fast.KernelStack) and fast.kernel_array(k) is k.stack
+    assert isinstance(k, layout.KernelStack) and layout.kernel_array(k) is k.stack
     assert type(copy.deepcopy(k)) is list and type(copy.deepcopy(k)[0][0]) is np.ndarray
     edits = [
         lambda ks: ks[2][7].__setitem__((1, 3), ks[2][7][1, 3] + 0.25),  # in place: a view
@@ -195,7 +198,7 @@ def test_stepped_kernels_are_read_back_until_edited_or_replaced():
         for n in (fst, ref):
             edit(n["layers"][3]["k"])
         assert_same(dlt.cnnbp(dlt.cnnff(fst, x), y), dlt.cnnbp(dlt.cnnff(ref, x), y))
-    assert fast.kernel_array(k) is not k.stack  # replaced kernels: read afresh
+    assert layout.kernel_array(k) is not k.stack  # replaced kernels: read afresh
     k = dlt.cnnapplygrads(fst, {"alpha": 1.0})["layers"][3]["k"]
     k[1].pop()  # a kernel dropped: not read from the stack it no longer matches
     with pytest.raises(ValueError):
@@ -223,10 +226,10 @@ def test_divisions_by_powers_of_two_are_exact_multiplications(dtype):
 def test_kernel_stack_views_are_views_of_its_array():
     """Built from a strided array, a KernelStack's k[i][j] are still views of the array it reads
     back, so an edit in place is seen either way."""
-    k = fast.KernelStack(np.arange(2 * 3 * 4.0 * 4).reshape(3, 2, 4, 4).transpose(1, 0, 2, 3))
+    k = layout.KernelStack(np.arange(2 * 3 * 4.0 * 4).reshape(3, 2, 4, 4).transpose(1, 0, 2, 3))
     k[1][2][0, 0] = -1.0
-    assert fast.kernel_array(k)[1, 2, 0, 0] == -1.0
-    np.testing.assert_array_equal(fast.kernel_array(k), np.array(k))
+    assert layout.kernel_array(k)[1, 2, 0, 0] == -1.0
+    np.testing.assert_array_equal(layout.kernel_array(k), np.array(k))
 
 
 def test_interleaved_nets_do_not_share_stale_scratch():
@@ -258,12 +261,12 @@ def test_reused_buffers_never_show_in_a_net():
 
 
 def test_large_scratch_buffers_are_freed_not_kept(monkeypatch):
-    monkeypatch.setattr(fast, "_WORKSPACE", fast._Workspace())  # a fresh one for this test
     monkeypatch.setattr(fast, "KEPT_SIZE", 5000)  # conv2's buffers fit, conv1's do not
     net, x, y = make("i-6c5-2s-12c5-2s", (28, 28), 10, 3)
     ref = dlt.cnnbp(dlt.cnnff(with_engine(net, "reference"), x), y)
-    assert_same(dlt.cnnbp(dlt.cnnff(net, x), y), ref)
-    kept = fast._WORKSPACE.scratch_buffers.values()
+    engine = fast.FastEngine()
+    assert_same(backward(forward(net, x, engine), y, engine), ref)
+    kept = engine._scratch.values()
     assert kept and all(buf.size <= 5000 for buf in kept)
 
 

@@ -55,11 +55,13 @@ def test_gradient_check_catches_a_wrong_gradient(corrupt, where) -> None:
 
 def test_gradient_check_catches_a_wrong_backprop(monkeypatch) -> None:
     """A bug in the engine (a missing 1 / scale^2) is caught, not just a corrupted number."""
-    from dltoolbox.engines import reference
+    from dltoolbox.engines.reference import ReferenceEngine
 
-    wrong = reference.conv_delta
+    wrong = ReferenceEngine.unpool
     monkeypatch.setattr(
-        reference, "conv_delta", lambda a, d, s, *opt: [v * s**2 for v in wrong(a, d, s, *opt)]
+        ReferenceEngine,
+        "unpool",
+        lambda self, d, a, s, *opt: [v * s**2 for v in wrong(self, d, a, s, *opt)],
     )
     net, x, y = gradcheck_net("reference")
     with pytest.raises(dlt.GradientCheckError, match="layers"):

@@ -20,8 +20,8 @@ from dltoolbox.cnnnumgradcheck import GradientCheckError
 from dltoolbox.engines import reference
 from dltoolbox.spec import parse_spec
 
-cnnbp = importlib.import_module("dltoolbox.cnnbp")  # the module (the package exports the function)
-conv_grads = reference.conv_grads
+output = importlib.import_module("dltoolbox.layers.output")  # the output kind's home
+conv_grads = reference.ReferenceEngine().conv_grads
 TOL = 1e-12
 ENGINES = ("reference", "fast")
 
@@ -45,6 +45,11 @@ def make(spec, size=(14, 14), classes=3, batch=4, seed=1, output=None, channels=
         if layer["type"] == "c":
             layer["b"] = [float(rng.uniform(-0.3, 0.3)) for _ in layer["b"]]
     return net, x, y
+
+
+def conv_delta(engine, a, d_next, scale, activation, method):
+    """A conv layer's delta from the pooling layer above it, as cnnbp computes it."""
+    return engine.activation_delta(a, engine.unpool(d_next, a, scale, method), activation)
 
 
 def forward_backward(net, x, y, engine="reference"):
@@ -101,20 +106,20 @@ def _sigmoid_style_delta(o, y):
     return (o - y) * o * (1 - o)
 
 
-def _swapped_channel_grads(a_prev, d):
-    dk, db = conv_grads(a_prev, d)
+def _swapped_channel_grads(engine, a_prev, d, cache):
+    dk, db = conv_grads(a_prev, d, cache)
     return dk[::-1], db
 
 
 WRONG = {
     "relu": ("relu", reference, "derivative", _wrong_relu_derivative),
     "tanh": ("tanh", reference, "derivative", _wrong_tanh_derivative),
-    "relu last": ("relu last", cnnbp, "derivative", _wrong_relu_derivative),
-    "tanh last": ("tanh last", cnnbp, "derivative", _wrong_tanh_derivative),
+    "relu last": ("relu last", reference, "derivative", _wrong_relu_derivative),
+    "tanh last": ("tanh last", reference, "derivative", _wrong_tanh_derivative),
     "max": ("max", reference, "max_unpool", _mean_unpool),
     "max by 3": ("max by 3", reference, "max_unpool", _mean_unpool),
-    "softmax": ("softmax", cnnbp, "softmax_delta", _sigmoid_style_delta),
-    "channels": ("channels", reference, "conv_grads", _swapped_channel_grads),
+    "softmax": ("softmax", output, "softmax_delta", _sigmoid_style_delta),
+    "channels": ("channels", reference.ReferenceEngine, "conv_grads", _swapped_channel_grads),
 }
 
 
@@ -203,13 +208,13 @@ def test_max_pooling_by_hand(engine):
             [5.0, 5.0, 6.0, 7.0, 3.0, 2.0],
         ]
     )[:, :, None]
-    eng = dlt.engines.ENGINES[engine]
+    eng = dlt.engines.ENGINES[engine]()
     pooled = eng.pool_forward([a], 2, "max")
     np.testing.assert_array_equal(pooled[0][:, :, 0], [[4, 0, 9], [5, 7, 3]])
     # delta of the layer above: one value per block; conv layer below with a relu (derivative 1
     # where a > 0, and 0 where a == 0)
     d_next = np.array([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]])[:, :, None]
-    d = eng.conv_delta([a], [d_next], 2, "relu", "max")[0][:, :, 0]
+    d = conv_delta(eng, [a], [d_next], 2, "relu", "max")[0][:, :, 0]
     want = np.zeros((4, 6))
     want[1, 0] = 10  # the 4
     # block of zeros: the first position (0, 0) in column-major order, but relu'(0) = 0
@@ -224,7 +229,8 @@ def test_max_pool_ties_with_a_sigmoid():
     """The block of equal zeros: its delta goes to the block's first position."""
     a = np.full((2, 2, 1), 0.5)
     for name in ENGINES:
-        d = dlt.engines.ENGINES[name].conv_delta([a], [np.ones((1, 1, 1))], 2, "sigm", "max")
+        eng = dlt.engines.ENGINES[name]()
+        d = conv_delta(eng, [a], [np.ones((1, 1, 1))], 2, "sigm", "max")
         np.testing.assert_array_equal(d[0][:, :, 0], [[0.25, 0], [0, 0]])
 
 
@@ -550,7 +556,11 @@ def test_save_load_keeps_the_options(tmp_path, ext):
     [
         (lambda n: n["layers"][1].update(activation="softplus"), r'\[1\]\["activation"\]'),
         (lambda n: n["layers"][2].update(method="median"), r'\[2\]\["method"\].*\'median\''),
-        (lambda n: n["layers"][2].update(activation="relu"), None),  # not a key of 's': ignored
+        # not a key of 's': refused with the known keys (it used to be ignored silently)
+        (
+            lambda n: n["layers"][2].update(activation="relu"),
+            r"\[2\]\[\"activation\"\]: unknown key",
+        ),
         (lambda n: n.update(output="linear"), r'net\["output"\].*softmax.*\'linear\''),
         (lambda n: n["layers"][0].update(channels=0), r'\[0\]\["channels"\].*positive'),
     ],

@@ -13,9 +13,10 @@ An engine is an object with the operations of :class:`Engine`, on the lists the 
 :mod:`dltoolbox.layers` call them, and know nothing else of the engine. :func:`create` makes
 one; it owns its scratch buffers for its lifetime (``cnntrain`` holds one for the whole loop,
 ``cnnff``/``cnnbp`` make one per call). What an engine keeps from the forward pass for the
-backward pass is returned to the caller and stored in the net (a conv layer's ``cache``), so
-nothing is hidden in module state. Another engine (on another array library, say) is a class
-with these methods and one line in :data:`ENGINES`.
+backward pass travels with the maps it computed, in the net (the ``record`` of a conv layer's
+``a``, a :class:`~dltoolbox.net.MapStack`), so nothing is hidden in module state. Another
+engine (on another array library, say) is a class with these methods and one line in
+:data:`ENGINES`.
 """
 
 from __future__ import annotations
@@ -32,15 +33,14 @@ class Engine(Protocol):
 
     name: str
 
-    def conv_forward(
-        self, a_prev: list, k: list, b: list, activation: str, slot: int
-    ) -> tuple[list, Any]:
-        """(``a``, cache): ``a[j] = f(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j])`` and
-        what :meth:`conv_grads` may reuse; ``slot`` names this layer's reusable buffers."""
+    def conv_forward(self, a_prev: list, k: list, b: list, activation: str, slot: int) -> list:
+        """``a[j] = f(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j])``; what
+        :meth:`conv_grads` may reuse goes in the result's ``record`` (a
+        :class:`~dltoolbox.net.MapStack`). ``slot`` names this layer's reusable buffers."""
 
-    def conv_grads(self, a_prev: list, d: list, cache: Any) -> tuple[list, list]:
+    def conv_grads(self, a_prev: list, d: list, a: list) -> tuple[list, list]:
         """(``dk``, ``db``): ``convn(flipall(a_prev[i]), d[j], 'valid') / batch`` and
-        ``sum(d[j]) / batch``; ``cache`` from :meth:`conv_forward` (or None)."""
+        ``sum(d[j]) / batch``; ``a`` is what :meth:`conv_forward` returned for the layer."""
 
     def conv_input_grad(self, d: list, k: list) -> list:
         """``[sum_j convn(d[j], rot180(k[i][j]), 'full') for i]``: the gradient of a conv

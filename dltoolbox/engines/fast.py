@@ -12,9 +12,8 @@ A 'valid' convolution is a product with an im2col matrix: with the patches
 a few vertically adjacent outputs (:func:`_row_block`: a wider, shorter product that OpenBLAS
 runs faster), and a row of ones carries the bias. The kernels also give the pooling layer's delta
 (``W.T @ d`` on row blocks of ``d``, then one shifted add per tap) and the forward pass's ``P``
-gives the kernel gradient (``P @ d.T``): :meth:`FastEngine.conv_forward` returns them as a
-:class:`ConvCache`, which the conv layer stores as its ``cache`` for
-:meth:`FastEngine.conv_grads`.
+gives the kernel gradient (``P @ d.T``): :meth:`FastEngine.conv_forward` keeps them as a
+:class:`ConvCache`, the ``record`` of the maps it returns, for :meth:`FastEngine.conv_grads`.
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order). The options of :mod:`dltoolbox.activations`
@@ -204,7 +203,7 @@ class ConvCache:
     maps are the very arrays they were built from (engines return read-only maps, so those
     cannot have been changed in place); otherwise they are built again."""
 
-    inputs: tuple
+    inputs: tuple = field(repr=False)
     ks: int
     buffer: _Buffer = field(repr=False)
 
@@ -219,9 +218,9 @@ class ConvCache:
         return self.buffer.array if valid else None
 
 
-def _read_only(stack: np.ndarray) -> MapStack:
+def _read_only(stack: np.ndarray, record: ConvCache | None = None) -> MapStack:
     stack.flags.writeable = False
-    return MapStack(stack)
+    return MapStack(stack, record)
 
 
 class FastEngine:
@@ -257,11 +256,10 @@ class FastEngine:
             buf = self._patch_buffers[slot] = _Buffer(np.empty(shape, dtype=dtype))
         return buf
 
-    def conv_forward(
-        self, a_prev: list, k: list, b: list, activation: str, slot: int
-    ) -> tuple[MapStack, ConvCache | None]:
+    def conv_forward(self, a_prev: list, k: list, b: list, activation: str, slot: int) -> MapStack:
         """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols,
-        batch), and the :class:`ConvCache` of the patches (None for a batch built in chunks).
+        batch), with the :class:`ConvCache` of the patches as its ``record`` (None for a batch
+        done in chunks).
 
         One product ``[-W, -b] @ P`` (see :func:`_patches`) gives ``-z`` for all maps and
         samples; the exponential reads it in the output's order, then ``1 / (1 + exp(-z))`` in
@@ -296,7 +294,7 @@ class FastEngine:
             else:
                 np.negative(z, out=out[..., samples])
         _activate_in_place(out, activation)
-        return _read_only(out.reshape(maps_out, rows_out, cols_out, batch)), cache
+        return _read_only(out.reshape(maps_out, rows_out, cols_out, batch), cache)
 
     def pool_forward(self, a_prev: list, scale: int, method: str) -> MapStack:
         """Mean pooling: the mean of each scale x scale block (the block's rows are summed
@@ -427,7 +425,7 @@ class FastEngine:
             placed += sums[u].transpose(0, 2, 1, 3)
         return MapStack(d)
 
-    def conv_grads(self, a_prev: list, d: list, cache: ConvCache | None) -> tuple[list, list]:
+    def conv_grads(self, a_prev: list, d: list, a: list) -> tuple[list, list]:
         """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) / batch.
 
         With the forward patches ``P`` and ``D[(j, dr), (r, c, b)] = d[j][rb * r + dr, c, b]``,
@@ -439,6 +437,7 @@ class FastEngine:
         maps_in = len(a_prev)
         ks = np.shape(a_prev[0])[0] - rows + 1
         rb = _row_block(rows, maps_in)
+        cache = getattr(a, "record", None)  # from conv_forward, if ``a`` is still its result
         patches = cache.patches_for(a_prev, ks) if isinstance(cache, ConvCache) else None
         if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
             patches = _patches(map_array(a_prev), ks, rb)

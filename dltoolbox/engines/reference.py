@@ -56,18 +56,16 @@ class ReferenceEngine:
 
     name = "reference"
 
-    def conv_forward(
-        self, a_prev: list, k: list, b: list, activation: str, slot: int
-    ) -> tuple[MapStack, None]:
+    def conv_forward(self, a_prev: list, k: list, b: list, activation: str, slot: int) -> MapStack:
         """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols,
         batch). Another ``activation`` (see :mod:`dltoolbox.activations`) replaces sigm."""
         out = []
         for j in range(len(b)):
             z = sum(convn(a_prev[i], k[i][j], "valid") for i in range(len(a_prev)))
             out.append(sigm(z + b[j]) if activation == "sigm" else activate(z + b[j], activation))
-        return as_maps(out), None
+        return as_maps(out)
 
-    def conv_grads(self, a_prev: list, d: list, cache: None) -> tuple[KernelStack, list]:
+    def conv_grads(self, a_prev: list, d: list, a: list) -> tuple[KernelStack, list]:
         """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) /
         batch. ``flipall`` also reverses the batch axis, so the 'valid' convolution along that
         axis is the sum over samples: the result is (ks, ks, 1), kept as (ks, ks)."""

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from ..constraints import Constraint, describe, validate
+from ..constraints import Constraint, validate
 from ..net import Field
 
 #: The fields of every layer whose output is maps.
@@ -64,8 +64,9 @@ class LayerKind:
         """The input channels (only the input kind has any)."""
         raise TypeError(f"a {self.name} layer is not an input layer")
 
-    def out_shape(self, layer: dict, shape: tuple[int, int, int], where: str) -> tuple:
-        """(maps, rows, cols) of the output for an input of ``shape``; errors name ``where``."""
+    def out_shape(self, layer: dict, shape: tuple[int, int, int], l: int) -> tuple:
+        """(maps, rows, cols) of the output for an input of ``shape``; errors name the layer
+        by its index ``l``."""
         raise NotImplementedError
 
     def setup(self, layer: dict, inmaps: int, rng) -> None:
@@ -105,15 +106,3 @@ class LayerKind:
         order of ``cnnnumgradcheck``: ``container[index]`` is the parameter in ``layer``,
         the gradient is read from ``grads`` (the same layer after cnnbp)."""
         return iter(())
-
-
-def require(layer: dict, key: str, where: str, call: str, before: str) -> Any:
-    """``layer[key]``, or an error saying that ``call`` needs ``before`` first."""
-    if key not in layer:
-        raise ValueError(f'{where}: {call} needs "{key}" from {before}; call {before} first')
-    return layer[key]
-
-
-def describe_value(value: Any) -> str:
-    """Shortcut of :func:`dltoolbox.constraints.describe` for the kinds' messages."""
-    return describe(value)

@@ -39,7 +39,6 @@ class Conv(LayerKind):
         Field("vk", "grid", "velocity", "[i][j] (ks, ks): momentum velocity of k[i][j]"),
         Field("vb", "scalars", "velocity", "[j]: momentum velocity of b[j]"),
         Field("activation", "str", "spec", 'f: "sigm" (default), "relu" or "tanh"'),
-        Field("cache", "cache", "transient", "the engine's forward-pass record for cnnbp"),
     )  # fmt: skip
     repeatable = False  # the toolbox's cnnbp needs 'c' and 's' layers to alternate
     spec_pattern = re.compile(r"([0-9]+)c([0-9]+)([rt]?)")
@@ -67,14 +66,12 @@ class Conv(LayerKind):
 
     def forward(self, layer: dict, below: dict, engine, slot: int) -> None:
         activation = self.get(layer, "activation")
-        layer["a"], layer["cache"] = engine.conv_forward(
-            below["a"], layer["k"], layer["b"], activation, slot
-        )
+        layer["a"] = engine.conv_forward(below["a"], layer["k"], layer["b"], activation, slot)
 
     def backward(self, layer: dict, below: dict, grad, engine, need_input: bool):
         d = engine.activation_delta(layer["a"], grad, self.get(layer, "activation"))
         layer["d"] = d
-        layer["dk"], layer["db"] = engine.conv_grads(below["a"], d, layer.get("cache"))
+        layer["dk"], layer["db"] = engine.conv_grads(below["a"], d, layer["a"])
         # the delta of the layer below: 'full' convolutions with the rotated kernels
         return engine.conv_input_grad(d, layer["k"]) if need_input else None
 
