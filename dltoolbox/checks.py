@@ -132,7 +132,7 @@ def optimizer(opts: dict) -> dict:
 def require_setup(net) -> None:
     """The net has been through cnnsetup."""
     layers(net)
-    if "ffW" not in net or "ffb" not in net:
+    if not OUTPUT.is_set_up(net):
         raise ValueError("net: not set up (no ffW/ffb); call cnnsetup(net, x, y) first")
 
 

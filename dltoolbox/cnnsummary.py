@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import checks
-from .layers import OUTPUT, kind_of
+from .layers import INPUT, OUTPUT, kind_of
 from .net import channels as net_channels
 from .net import map_sizes
 
@@ -89,12 +89,12 @@ def cnnsummary(
     """
     layers = checks.layers(net)
     if input_size is None:
-        if "a" not in layers[0]:
+        input_size = INPUT.map_size(layers[0])  # the input maps of the last cnnff
+        if input_size is None:
             raise ValueError("input_size: required (rows, cols) for a net that has not run cnnff")
-        input_size = layers[0]["a"][0].shape[:2]  # the input maps of the last cnnff
     rows, cols = (checks.positive_int(v, "input_size") for v in input_size)
     if classes is None:
-        if "ffW" not in net:
+        if not OUTPUT.is_set_up(net):
             raise ValueError("classes: required for a net that has not been through cnnsetup")
         classes = OUTPUT.classes(net)
     classes = checks.positive_int(classes, "classes")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .cnnff import cnnff
+from .net import params_of
 from .netio import write_atomically
 
 
@@ -61,10 +62,13 @@ def plot_loss(rL, path: str | os.PathLike) -> Path:
     return _save(fig, path)
 
 
-def _first_conv(net: dict) -> tuple[int, dict]:
+def _first_kernels(net: dict) -> tuple[int, str, list]:
+    """(index, field name, value) of the first layer's kernels: its first trained field of
+    form "grid" (a convolution layer's ``k``)."""
     for l, layer in enumerate(net.get("layers", [])):
-        if layer.get("type") == "c" and "k" in layer:
-            return l, layer
+        for field in params_of(layer.get("type")) if l else ():
+            if field.form == "grid" and field.name in layer:
+                return l, field.name, layer[field.name]
     raise ValueError('net: expected a set-up net with a convolution layer ("k"), found none')
 
 
@@ -74,8 +78,8 @@ def plot_kernels(net: dict, path: str | os.PathLike, transposed: bool = True) ->
     Each kernel is drawn as the input patch it responds to most: rotated by 180 degrees,
     since ``cnnff`` convolves (``convn`` flips the kernel). Returns the PNG's path.
     """
-    l, layer = _first_conv(net)
-    kernels = [(i, j, k) for i, row in enumerate(layer["k"]) for j, k in enumerate(row)]
+    l, key, grid = _first_kernels(net)
+    kernels = [(i, j, k) for i, row in enumerate(grid) for j, k in enumerate(row)]
     cols = min(len(kernels), 12)
     rows = -(-len(kernels) // cols)
     fig = require_matplotlib().Figure(figsize=(1.2 * cols, 1.3 * rows + 0.6))
@@ -83,7 +87,7 @@ def plot_kernels(net: dict, path: str | os.PathLike, transposed: bool = True) ->
         ax = fig.add_subplot(rows, cols, n + 1)
         _image(ax, np.rot90(np.asarray(k), 2), transposed)
         ax.set_title(f"k[{i}][{j}]", fontsize=8)
-    fig.suptitle(f'net["layers"][{l}]["k"], each as the input patch it responds to most')
+    fig.suptitle(f'net["layers"][{l}]["{key}"], each as the input patch it responds to most')
     return _save(fig, path)
 
 

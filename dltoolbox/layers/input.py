@@ -38,6 +38,10 @@ class Input(LayerKind):
         if channels > 1:
             layer["channels"] = channels
 
+    def map_size(self, layer: dict) -> tuple[int, int] | None:
+        """(rows, cols) of the maps of the last cnnff, or None before any."""
+        return layer["a"][0].shape[:2] if "a" in layer else None
+
     def feed(self, layer: dict, x: np.ndarray) -> None:
         """``a`` from x (rows, cols, batch) or (rows, cols, channels, batch): read-only views,
         so that the maps an engine read in cnnff cannot change before cnnbp."""

@@ -46,6 +46,10 @@ class Output:
         """``net["output"]`` or its default."""
         return net.get("output", OUTPUTS[0])
 
+    def is_set_up(self, net: dict) -> bool:
+        """Whether ``cnnsetup`` has drawn the output weights."""
+        return "ffW" in net and "ffb" in net
+
     def classes(self, net: dict) -> int:
         return net["ffW"].shape[0]
 
