@@ -20,6 +20,7 @@ from .cnnbp import backward
 from .cnnff import forward, prepare
 from .cnnsetup import as_rng
 from .engines import engine_name, get_engine
+from .matlab_random import MatlabRandom
 from .netio import spec_of
 
 
@@ -181,7 +182,8 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         Absent, these three give the toolbox's plain SGD exactly.
     rng : None, int or object with ``randperm(n)``
         Each epoch draws ``kk = rng.randperm(m)``; batch b is ``kk[b*bs:(b+1)*bs]``. With a
-        checkpoint it also needs ``get_state``/``set_state`` (as :class:`OctaveRandom`).
+        checkpoint it also needs ``get_state``/``set_state`` (as :class:`OctaveRandom` and
+        :class:`MatlabRandom`).
 
     Returns
     -------
@@ -220,6 +222,8 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
             "mapsize": list(x.shape[:2]),
             **extra,
         }
+        if isinstance(rng, MatlabRandom):  # resuming with another generator would go astray
+            run["rng"] = rng.name
         if resume and Path(checkpoint).is_file():
             first_epoch = _resume(net, checkpoint, run, numepochs, rng)
             n = len(net["rL"])
