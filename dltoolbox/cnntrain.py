@@ -133,11 +133,6 @@ def _settings(opts: dict, m: int) -> tuple[float, int, int, str | os.PathLike | 
     if isinstance(numepochs, bool) or not isinstance(numepochs, (int, np.integer)) or numepochs < 0:
         raise ValueError(f'opts["numepochs"]: expected a non-negative integer, got {numepochs!r}')
     numepochs = int(numepochs)
-    if m % batchsize:
-        raise ValueError(
-            f'opts["batchsize"]: expected a divisor of the sample count {m} '
-            f"(numbatches not integer), got {batchsize}"
-        )
     checkpoint = opts.get("checkpoint")
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
         raise TypeError(f'opts["checkpoint"]: expected a file path, got {checkpoint!r}')
@@ -147,6 +142,32 @@ def _settings(opts: dict, m: int) -> tuple[float, int, int, str | os.PathLike | 
     if resume and checkpoint is None:
         raise ValueError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
     return alpha, batchsize, numepochs, checkpoint, resume
+
+
+LAST_BATCH = (None, "drop", "keep")
+
+
+def _numbatches(opts: dict, m: int, batchsize: int) -> tuple[int, str | None]:
+    """Batches per epoch and ``opts["last_batch"]``, checked. None (the toolbox): batchsize must
+    divide m; "drop": floor(m / batchsize) full batches; "keep": and one smaller last batch."""
+    last_batch = opts.get("last_batch")
+    if not (last_batch is None or isinstance(last_batch, str)) or last_batch not in LAST_BATCH:
+        raise ValueError(
+            f'opts["last_batch"]: expected None (batchsize must divide the sample count), '
+            f'"drop" or "keep", got {last_batch!r}'
+        )
+    if last_batch is None and m % batchsize:
+        raise ValueError(
+            f'opts["batchsize"]: expected a divisor of the sample count {m} '
+            f'(numbatches not integer), got {batchsize}; or set opts["last_batch"] to '
+            '"drop" or "keep"'
+        )
+    if last_batch == "drop" and batchsize > m:
+        raise ValueError(
+            f'opts["batchsize"]: {batchsize} is more than the {m} samples, so opts["last_batch"] '
+            '"drop" leaves no batch: expected at most the sample count'
+        )
+    return (-(-m // batchsize) if last_batch == "keep" else m // batchsize), last_batch
 
 
 def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> dict:
@@ -160,7 +181,13 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         input channels (see :func:`cnnsetup`)
     y : ndarray, shape (classes, m)
     opts : dict
-        ``alpha`` (learning rate), ``batchsize`` (must divide m), ``numepochs``; optional:
+        ``alpha`` (learning rate), ``batchsize`` (must divide m unless ``last_batch`` is
+        set), ``numepochs``; optional:
+
+        - ``last_batch``: None (the default: as the toolbox, batchsize must divide m),
+          ``"drop"`` (floor(m / batchsize) batches per epoch; the last ``m % batchsize``
+          samples of each epoch's permutation are not used in it) or ``"keep"`` (one more,
+          smaller batch of those samples, whose gradient is its own mean, as every batch's).
 
         - ``progress``: None or False (silent, the default); True, a tqdm bar per epoch over its
           batches showing the smoothed loss ``rL[-1]`` and the rate; or a callable
@@ -189,7 +216,8 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     -------
     net : dict
         Trained, with ``rL`` (1 + numepochs * numbatches,): ``rL[0]`` is the first batch's
-        loss, then each batch appends ``0.99 * rL[-1] + 0.01 * L``.
+        loss, then each batch (the smaller last one of ``"keep"`` too) appends
+        ``0.99 * rL[-1] + 0.01 * L``.
 
     Raises
     ------
@@ -201,13 +229,13 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     m = x.shape[-1]
     y = checks.labels(y, m, net["ffW"].shape[0])
     alpha, batchsize, numepochs, checkpoint, resume = _settings(opts, m)
+    numbatches, last_batch = _numbatches(opts, m, batchsize)
     extra = checks.optimizer(opts)
     if "engine" in opts:  # the kernels cnnff/cnnbp use from now on (see dltoolbox.engines)
         net["engine"] = engine_name(opts["engine"], 'opts["engine"]')
     momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
     progress = _progress_option(opts.get("progress"), numepochs)
     rng = as_rng(rng)
-    numbatches = m // batchsize
 
     rL = np.empty(1 + numepochs * numbatches if numbatches else 0)
     n = 0  # entries of rL filled so far
@@ -222,6 +250,8 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
             "mapsize": list(x.shape[:2]),
             **extra,
         }
+        if last_batch is not None:
+            run["last_batch"] = last_batch
         if isinstance(rng, MatlabRandom):  # resuming with another generator would go astray
             run["rng"] = rng.name
         if resume and Path(checkpoint).is_file():
