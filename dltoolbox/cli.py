@@ -20,8 +20,8 @@ from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import cnntrain
 from .datasets import load_mnist
+from .matlab_random import RNG_CHOICES, make_rng
 from .netio import compare_nets, comparison_table, load_net, save_net
-from .octave_random import OctaveRandom
 from .spec import parse_spec
 
 EXAMPLE_SPEC = "i-6c5-2s-12c5-2s"
@@ -87,14 +87,15 @@ def _train(args: argparse.Namespace) -> int:
     """Train a net on MNIST, test it, save it and draw its figures into ``args.out``."""
     layers = parse_spec(args.spec)
     plots = None if args.no_plots else _plots()  # fail before training, not after
+    rng = make_rng(args.rng, args.seed)  # rand('state', seed) of Octave, or of MATLAB
     dtype = np.float32 if args.dtype == "float32" else np.float64
     train_x, train_y, test_x, test_y = load_mnist(args.data, dtype=dtype, subset=args.subset)
     epochs = "epoch" if args.epochs == 1 else "epochs"
     print(
         f"{args.spec}: {train_x.shape[2]} training, {test_x.shape[2]} test images; "
         f"alpha {args.alpha:g}, batch {args.batchsize}, {args.epochs} {epochs}, seed {args.seed}"
+        + ("" if args.rng == "octave" else f" ({args.rng} stream)")
     )
-    rng = OctaveRandom(args.seed)  # rand('state', seed)
     net = {"layers": layers}
     if args.output != "sigm":
         net["output"] = args.output
@@ -105,7 +106,7 @@ def _train(args: argparse.Namespace) -> int:
         "numepochs": args.epochs,
         "progress": _progress_option(not args.no_progress),
     }
-    for key in ("momentum", "weight_decay", "lr_decay"):
+    for key in ("momentum", "weight_decay", "lr_decay", "last_batch"):
         if getattr(args, key) is not None:
             opts[key] = getattr(args, key)
     start = time.perf_counter()
@@ -179,6 +180,27 @@ def _training_options(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--out", default=out, metavar="DIR", help=f"output folder (default: {out})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="write no figures (no matplotlib)")
+    _rng_and_last_batch_options(p)
+
+
+def _rng_and_last_batch_options(p: argparse.ArgumentParser) -> None:
+    """``--rng`` (whose rand('state', seed) stream) and ``--last-batch`` of demo and train."""
+    p.add_argument(
+        "--rng",
+        choices=RNG_CHOICES,
+        default="octave",
+        help="the random stream: octave (GNU Octave's rand('state', seed), the default), "
+        "matlab (MATLAB's rand('state', seed), its legacy v5uniform generator) or "
+        "matlab-twister (MATLAB's rng(seed))",
+    )
+    p.add_argument(
+        "--last-batch",
+        choices=("drop", "keep"),
+        default=None,
+        help="when --batchsize does not divide the training set: drop the remainder of each "
+        "epoch's permutation, or keep it as a smaller last batch (default: an error, as the "
+        "toolbox)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the toolbox's test_example_CNN (prints test error: 0.1127 after 1 epoch)",
         description="DeepLearnToolbox's test_example_CNN: i-6c5-2s-12c5-2s on MNIST, seed 0 "
         "(rand('state', 0)), alpha 1, batch 50. After 1 epoch it prints 'test error: 0.1127' "
-        "as the toolbox does in Octave. Writes cnn.mat (loadable by MATLAB/Octave), rL.png "
+        "as the toolbox does in Octave (with --rng matlab: the figure for MATLAB, whose "
+        "rand('state', 0) is another stream). Writes cnn.mat (loadable by MATLAB/Octave), rL.png "
         "(the smoothed loss), kernels.png and feature_maps.png into --out.",
     )
     p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
@@ -243,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batchsize",
         type=_positive(int),
         default=50,
-        help="samples per batch; must divide the training set size (default 50)",
+        help="samples per batch; must divide the training set size unless --last-batch is "
+        "given (default 50)",
     )
     p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
     p.add_argument(

@@ -10,10 +10,13 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import SHARED, need
 from test_netio import assert_same
 
 import dltoolbox as dlt
 from dltoolbox.checkpoint import load_checkpoint
+from dltoolbox.cli import main
+from dltoolbox.netio import load_net
 
 LAYERS = [{"type": "i"}, {"type": "c", "outputmaps": 2, "kernelsize": 3}, {"type": "s", "scale": 2},
           {"type": "c", "outputmaps": 3, "kernelsize": 3}, {"type": "s", "scale": 2}]  # fmt: skip
@@ -140,3 +143,13 @@ def test_checkpoints_resume_and_record_the_option(tmp_path):
     other, x, y, rng3 = setup()
     with pytest.raises(ValueError, match="saved by another run"):
         dlt.cnntrain(other, x, y, opts(last_batch="drop", checkpoint=path, resume=True), rng3)
+
+
+@pytest.mark.usefixtures("isolated_data")
+@pytest.mark.parametrize("last_batch, batches", [("drop", 5), ("keep", 6)])
+def test_command_line(last_batch, batches, tmp_path, capsys):
+    data = str(need(SHARED / "data" / "mnist"))
+    argv = ["train", "2c5-2s", "--data", data, "--subset", "110,20", "--batchsize", "20"]
+    argv += ["--last-batch", last_batch, "--out", str(tmp_path), "--no-plots", "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert load_net(tmp_path / "cnn.mat")["rL"].shape == (1 + batches,)

@@ -10,11 +10,15 @@ import math
 
 import numpy as np
 import pytest
+from conftest import SHARED, need
 from test_netio import assert_same
 
 import dltoolbox as dlt
 from dltoolbox.checkpoint import load_checkpoint
+from dltoolbox.cli import main
+from dltoolbox.datasets import load_mnist
 from dltoolbox.matlab_random import RNG_CHOICES, make_rng
+from dltoolbox.spec import parse_spec
 
 # MATLAB: rand('state', 0); rand(1, 10)   (format long g)
 RAND_STATE_0 = [0.950129285147175, 0.231138513574288, 0.606842583541787, 0.485982468709300,
@@ -171,3 +175,27 @@ def test_checkpoint_and_resume_with_matlab_streams(tmp_path, generator):
     np.testing.assert_array_equal(rng2.rand(1, 5), rng.rand(1, 5))
     with pytest.raises(ValueError, match="saved by another run"):
         dlt.cnntrain(first, x, y, {**opts, "checkpoint": path, "resume": True}, 0)
+
+
+@pytest.mark.usefixtures("isolated_data")
+@pytest.mark.parametrize("kind", RNG_CHOICES)
+def test_command_line_trains_with_the_chosen_stream(kind, tmp_path, capsys):
+    data = str(need(SHARED / "data" / "mnist"))
+    argv = ["train", "2c5-2s", "--data", data, "--subset", "100,20", "--batchsize", "20"]
+    argv += ["--seed", "2", "--rng", kind, "--out", str(tmp_path), "--no-plots", "--no-progress"]
+    assert main(argv) == 0
+    assert ("(matlab" in capsys.readouterr().out) == (kind != "octave")
+    train_x, train_y, _, _ = load_mnist(data, subset=(100, 20))
+    rng = make_rng(kind, 2)
+    ref = dlt.cnnsetup({"layers": parse_spec("2c5-2s")}, train_x, train_y, rng)
+    ref = dlt.cnntrain(ref, train_x, train_y, {"alpha": 1, "batchsize": 20, "numepochs": 1}, rng)
+    net = dlt.load_net(tmp_path / "cnn.mat")
+    np.testing.assert_array_equal(net["ffW"], ref["ffW"])
+    np.testing.assert_array_equal(net["rL"], ref["rL"])
+
+
+@pytest.mark.usefixtures("isolated_data")
+def test_command_line_refuses_a_seed_matlab_cannot_take(tmp_path, capsys):
+    argv = ["train", "2c5-2s", "--seed", str(2**32), "--rng", "matlab", "--no-plots"]
+    assert main(argv) == 2
+    assert "seed: expected an integer in [0, 2**32 - 1], got 4294967296" in capsys.readouterr().err
