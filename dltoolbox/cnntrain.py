@@ -170,6 +170,23 @@ def _numbatches(opts: dict, m: int, batchsize: int) -> tuple[int, str | None]:
     return (-(-m // batchsize) if last_batch == "keep" else m // batchsize), last_batch
 
 
+def _run_settings(net, x, alpha, batchsize, extra, last_batch, rng) -> dict:
+    """What a checkpoint records of the run, and a resumed run must share (JSON-able)."""
+    run = {
+        "alpha": alpha,
+        "batchsize": batchsize,
+        "samples": x.shape[-1],
+        "layers": spec_of(net),
+        "mapsize": list(x.shape[:2]),
+        **extra,
+    }
+    if last_batch is not None:
+        run["last_batch"] = last_batch
+    if isinstance(rng, MatlabRandom):  # resuming with another generator would go astray
+        run["rng"] = rng.name
+    return run
+
+
 def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> dict:
     """Train for ``opts["numepochs"]`` epochs of ``m / opts["batchsize"]`` batches.
 
@@ -242,18 +259,7 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     first_epoch = 0
     if checkpoint is not None:
         rng_state(rng)  # fail now, not after the first epoch
-        run = {
-            "alpha": alpha,
-            "batchsize": batchsize,
-            "samples": m,
-            "layers": spec_of(net),
-            "mapsize": list(x.shape[:2]),
-            **extra,
-        }
-        if last_batch is not None:
-            run["last_batch"] = last_batch
-        if isinstance(rng, MatlabRandom):  # resuming with another generator would go astray
-            run["rng"] = rng.name
+        run = _run_settings(net, x, alpha, batchsize, extra, last_batch, rng)
         if resume and Path(checkpoint).is_file():
             first_epoch = _resume(net, checkpoint, run, numepochs, rng)
             n = len(net["rL"])
