@@ -10,6 +10,7 @@ from .cnnapplygrads import cnnapplygrads
 from .cnnbp import cnnbp
 from .cnnff import cnnff
 from .cnnnumgradcheck import GradientCheckError, cnnnumgradcheck
+from .cnnpredict import cnnpredict
 from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
@@ -30,6 +31,7 @@ __all__ = [
     "cnnbp",
     "cnnff",
     "cnnnumgradcheck",
+    "cnnpredict",
     "cnnsetup",
     "cnnsummary",
     "cnntest",
