@@ -1,4 +1,5 @@
-"""The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare, summary.
+"""The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare, summary,
+predict.
 
 Exit status: 0 success; 1 ``compare`` found a difference above the tolerance; 2 bad usage or
 input (the message says which), 130 interrupted.
@@ -20,6 +21,7 @@ from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import cnntrain
 from .datasets import load_mnist
+from .images import run_predict
 from .matlab_random import RNG_CHOICES, make_rng
 from .netio import compare_nets, comparison_table, load_net, save_net
 from .spec import parse_spec
@@ -336,7 +338,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", choices=("sigm", "softmax"), default="sigm", help="output function (sigm)"
     )
     p.set_defaults(run=_summary)
+    _predict_parser(sub)
     return parser
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``predict`` subcommand (run by :func:`dltoolbox.images.run_predict`)."""
+    p = sub.add_parser(
+        "predict",
+        help="the labels a saved net gives to image files (PNG, JPEG, ...; needs Pillow)",
+        description="Classify ordinary image files with a saved net: each image is made what "
+        "the net was trained on (grey, or RGB for a 3-channel net; resized to the net's input "
+        "size; inverted when its background is light, so a dark digit on paper becomes "
+        "MNIST's white digit on black; scaled to [0, 1]; transposed as the toolbox's MNIST "
+        "unless --upright). Prints per file the 0-based label and the top outputs. Needs "
+        'Pillow: pip install "dltoolbox[images]".',
+    )
+    p.add_argument("net", help="FILE.mat, FILE.mat:VARIABLE or FILE.npz")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument(
+        "--top", type=_positive(int), default=3, help="outputs shown per image (default 3)"
+    )
+    p.add_argument(
+        "--upright",
+        action="store_true",
+        help="do not transpose (for nets trained on load_mnist(upright=True) images)",
+    )
+    p.add_argument(
+        "--invert",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="auto (default): invert images whose border is light; yes; no",
+    )
+    p.add_argument(
+        "--input",
+        type=_size,
+        default=None,
+        metavar="ROWSxCOLS",
+        help="the net's input size (default: from the net, assuming square maps)",
+    )
+    p.set_defaults(run=run_predict)
 
 
 def main(argv: list[str] | None = None) -> int:
