@@ -15,7 +15,7 @@ xorshift register (``j ^= j << 13; j ^= j >> 17; j ^= j << 5``) advanced once pe
 steps each (bit 19 of the register, from a copy: ``j`` itself keeps the seed), ``i = 0``,
 ``b = 0``.
 
-``rng(s, 'twister')`` (``rng(s)``, MATLAB's default since R2011a) is MT19937 seeded with
+``rng(s, 'twister')`` (``rng(s)``, MATLAB's current default generator) is MT19937 seeded with
 ``init_genrand(s)`` (``s = 0`` is the reference seed 5489), each double made from two 32-bit
 outputs as numpy's legacy ``RandomState.random_sample`` does, which is the engine underneath.
 
@@ -89,8 +89,8 @@ class MatlabRandom:
         values is not published, so they are refused).
     generator : {"v5uniform", "twister"}
         ``"v5uniform"`` (default): ``rand('state', seed)``, the same as ``rng(seed,
-        'v5uniform')``. ``"twister"``: ``rng(seed, 'twister')``, plain ``rng(seed)`` in MATLAB
-        R2011a and later.
+        'v5uniform')``. ``"twister"``: ``rng(seed, 'twister')``, which plain ``rng(seed)`` is
+        in current MATLAB.
 
     Examples
     --------
