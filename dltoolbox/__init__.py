@@ -10,10 +10,12 @@ from .cnnapplygrads import cnnapplygrads
 from .cnnbp import cnnbp
 from .cnnff import cnnff
 from .cnnnumgradcheck import GradientCheckError, cnnnumgradcheck
+from .cnnpredict import cnnpredict
 from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import NonFiniteLossError, cnntrain
+from .matlab_random import MatlabRandom
 from .netio import compare_nets, load_net, save_net
 from .octave_random import OctaveRandom
 from .util import expand, flipall, rot180, sigm
@@ -22,12 +24,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientCheckError",
+    "MatlabRandom",
     "NonFiniteLossError",
     "OctaveRandom",
     "cnnapplygrads",
     "cnnbp",
     "cnnff",
     "cnnnumgradcheck",
+    "cnnpredict",
     "cnnsetup",
     "cnnsummary",
     "cnntest",

@@ -1,7 +1,9 @@
 """Training checkpoints for :func:`cnntrain`: the net, its ``rL``, the epoch and the random stream.
 
 A checkpoint is a dltoolbox ``.npz`` net (see :mod:`dltoolbox.netio`) with three more entries: the
-number of finished epochs and the run's settings (JSON), and the Mersenne Twister key (uint32).
+number of finished epochs and the run's settings (JSON), and the random-stream state: the Mersenne
+Twister key (uint32) of an OctaveRandom (or of a twister MatlabRandom), or the JSON state of a
+v5uniform :class:`~dltoolbox.matlab_random.MatlabRandom`.
 """
 
 from __future__ import annotations
@@ -16,21 +18,23 @@ from .netio import PathLike, net_from_arrays, net_to_arrays, write_atomically
 
 _INFO = "checkpoint.info"
 _KEY = "checkpoint.rng_key"
+_STATE_KINDS = ("MT19937", "v5uniform")
 
 
 def rng_state(rng: Any) -> tuple:
-    """``rng.get_state()``, checked to be numpy's MT19937 state tuple (as OctaveRandom gives)."""
+    """``rng.get_state()``, checked to be numpy's MT19937 state tuple (as OctaveRandom gives) or
+    the ``("v5uniform", ...)`` tuple of a v5uniform MatlabRandom."""
     get_state = getattr(rng, "get_state", None)
     if not callable(get_state) or not callable(getattr(rng, "set_state", None)):
         raise TypeError(
-            'opts["checkpoint"]: needs an rng with get_state() and set_state() (an OctaveRandom '
-            f"or an int seed), got {type(rng).__name__}"
+            'opts["checkpoint"]: needs an rng with get_state() and set_state() (an OctaveRandom, '
+            f"a MatlabRandom or an int seed), got {type(rng).__name__}"
         )
     state = get_state()
-    if not (isinstance(state, tuple) and len(state) == 5 and state[0] == "MT19937"):
+    if not (isinstance(state, tuple) and len(state) == 5 and state[0] in _STATE_KINDS):
         raise TypeError(
-            'opts["checkpoint"]: rng.get_state() must give numpy\'s MT19937 state tuple, got '
-            f"{type(state).__name__}"
+            'opts["checkpoint"]: rng.get_state() must give numpy\'s MT19937 state tuple or a '
+            f"MatlabRandom's v5uniform one, got {type(state).__name__}"
         )
     return state
 
@@ -51,14 +55,16 @@ def save_checkpoint(path: PathLike, net: dict, epochs_done: int, rng: Any, run: 
     run : dict
         JSON-able settings a resumed run must share (alpha, batch size, sample count, layers).
     """
-    _, key, pos, has_gauss, cached_gaussian = rng_state(rng)
+    kind, *state = rng_state(rng)
     arrays = net_to_arrays(net)
-    arrays[_KEY] = np.asarray(key, dtype=np.uint32)
-    info = {
-        "epochs_done": int(epochs_done),
-        "run": run,
-        "rng": [int(pos), int(has_gauss), float(cached_gaussian)],
-    }
+    if kind == "MT19937":
+        key, pos, has_gauss, cached_gaussian = state
+        arrays[_KEY] = np.asarray(key, dtype=np.uint32)
+        saved_rng: Any = [int(pos), int(has_gauss), float(cached_gaussian)]
+    else:  # v5uniform: 32 words below 2**53 (exact in JSON), index, borrow, register
+        words, i, borrow, j = state
+        saved_rng = {"v5uniform": [int(w) for w in words], "i": i, "borrow": borrow, "j": j}
+    info = {"epochs_done": int(epochs_done), "run": run, "rng": saved_rng}
     arrays[_INFO] = np.array(json.dumps(info))
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
@@ -80,8 +86,13 @@ def load_checkpoint(path: PathLike) -> tuple[dict, int, tuple, dict]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         info = json.loads(str(arrays[_INFO]))
-        pos, has_gauss, cached_gaussian = info["rng"]
-        state = ("MT19937", arrays[_KEY], pos, has_gauss, cached_gaussian)
+        saved_rng = info["rng"]
+        if isinstance(saved_rng, dict):
+            words = tuple(saved_rng["v5uniform"])
+            state = ("v5uniform", words, saved_rng["i"], saved_rng["borrow"], saved_rng["j"])
+        else:
+            pos, has_gauss, cached_gaussian = saved_rng
+            state = ("MT19937", arrays[_KEY], pos, has_gauss, cached_gaussian)
         epochs_done, run = int(info["epochs_done"]), info["run"]
     except (KeyError, ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: not a readable cnntrain checkpoint ({err!r})") from None

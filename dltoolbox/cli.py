@@ -1,4 +1,5 @@
-"""The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare, summary.
+"""The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare, summary,
+predict.
 
 Exit status: 0 success; 1 ``compare`` found a difference above the tolerance; 2 bad usage or
 input (the message says which), 130 interrupted.
@@ -20,8 +21,9 @@ from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import cnntrain
 from .datasets import load_mnist
+from .images import run_predict
+from .matlab_random import RNG_CHOICES, make_rng
 from .netio import compare_nets, comparison_table, load_net, save_net
-from .octave_random import OctaveRandom
 from .spec import parse_spec
 
 EXAMPLE_SPEC = "i-6c5-2s-12c5-2s"
@@ -87,14 +89,15 @@ def _train(args: argparse.Namespace) -> int:
     """Train a net on MNIST, test it, save it and draw its figures into ``args.out``."""
     layers = parse_spec(args.spec)
     plots = None if args.no_plots else _plots()  # fail before training, not after
+    rng = make_rng(args.rng, args.seed)  # rand('state', seed) of Octave, or of MATLAB
     dtype = np.float32 if args.dtype == "float32" else np.float64
     train_x, train_y, test_x, test_y = load_mnist(args.data, dtype=dtype, subset=args.subset)
     epochs = "epoch" if args.epochs == 1 else "epochs"
     print(
         f"{args.spec}: {train_x.shape[2]} training, {test_x.shape[2]} test images; "
         f"alpha {args.alpha:g}, batch {args.batchsize}, {args.epochs} {epochs}, seed {args.seed}"
+        + ("" if args.rng == "octave" else f" ({args.rng} stream)")
     )
-    rng = OctaveRandom(args.seed)  # rand('state', seed)
     net = {"layers": layers}
     if args.output != "sigm":
         net["output"] = args.output
@@ -105,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
         "numepochs": args.epochs,
         "progress": _progress_option(not args.no_progress),
     }
-    for key in ("momentum", "weight_decay", "lr_decay"):
+    for key in ("momentum", "weight_decay", "lr_decay", "last_batch"):
         if getattr(args, key) is not None:
             opts[key] = getattr(args, key)
     start = time.perf_counter()
@@ -179,6 +182,27 @@ def _training_options(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--out", default=out, metavar="DIR", help=f"output folder (default: {out})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="write no figures (no matplotlib)")
+    _rng_and_last_batch_options(p)
+
+
+def _rng_and_last_batch_options(p: argparse.ArgumentParser) -> None:
+    """``--rng`` (whose rand('state', seed) stream) and ``--last-batch`` of demo and train."""
+    p.add_argument(
+        "--rng",
+        choices=RNG_CHOICES,
+        default="octave",
+        help="the random stream: octave (GNU Octave's rand('state', seed), the default), "
+        "matlab (MATLAB's rand('state', seed), its legacy v5uniform generator) or "
+        "matlab-twister (MATLAB's rng(seed))",
+    )
+    p.add_argument(
+        "--last-batch",
+        choices=("drop", "keep"),
+        default=None,
+        help="when --batchsize does not divide the training set: drop the remainder of each "
+        "epoch's permutation, or keep it as a smaller last batch (default: an error, as the "
+        "toolbox)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the toolbox's test_example_CNN (prints test error: 0.1127 after 1 epoch)",
         description="DeepLearnToolbox's test_example_CNN: i-6c5-2s-12c5-2s on MNIST, seed 0 "
         "(rand('state', 0)), alpha 1, batch 50. After 1 epoch it prints 'test error: 0.1127' "
-        "as the toolbox does in Octave. Writes cnn.mat (loadable by MATLAB/Octave), rL.png "
+        "as the toolbox does in Octave (with --rng matlab: the figure for MATLAB, whose "
+        "rand('state', 0) is another stream). Writes cnn.mat (loadable by MATLAB/Octave), rL.png "
         "(the smoothed loss), kernels.png and feature_maps.png into --out.",
     )
     p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
@@ -243,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batchsize",
         type=_positive(int),
         default=50,
-        help="samples per batch; must divide the training set size (default 50)",
+        help="samples per batch; must divide the training set size unless --last-batch is "
+        "given (default 50)",
     )
     p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
     p.add_argument(
@@ -312,7 +338,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", choices=("sigm", "softmax"), default="sigm", help="output function (sigm)"
     )
     p.set_defaults(run=_summary)
+    _predict_parser(sub)
     return parser
+
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``predict`` subcommand (run by :func:`dltoolbox.images.run_predict`)."""
+    p = sub.add_parser(
+        "predict",
+        help="the labels a saved net gives to image files (PNG, JPEG, ...; needs Pillow)",
+        description="Classify ordinary image files with a saved net: each image is made what "
+        "the net was trained on (grey, or RGB for a 3-channel net; resized to the net's input "
+        "size; inverted when its background is light, so a dark digit on paper becomes "
+        "MNIST's white digit on black; scaled to [0, 1]; transposed as the toolbox's MNIST "
+        "unless --upright). Prints per file the 0-based label and the top outputs. Needs "
+        'Pillow: pip install "dltoolbox[images]".',
+    )
+    p.add_argument("net", help="FILE.mat, FILE.mat:VARIABLE or FILE.npz")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument(
+        "--top", type=_positive(int), default=3, help="outputs shown per image (default 3)"
+    )
+    p.add_argument(
+        "--upright",
+        action="store_true",
+        help="do not transpose (for nets trained on load_mnist(upright=True) images)",
+    )
+    p.add_argument(
+        "--invert",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="auto (default): invert images whose border is light; yes; no",
+    )
+    p.add_argument(
+        "--input",
+        type=_size,
+        default=None,
+        metavar="ROWSxCOLS",
+        help="the net's input size (default: from the net, assuming square maps)",
+    )
+    p.set_defaults(run=run_predict)
 
 
 def main(argv: list[str] | None = None) -> int:

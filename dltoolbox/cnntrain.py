@@ -30,6 +30,7 @@ from .constraints import (
 )
 from .engines import ENGINES, create
 from .layers import OUTPUT
+from .matlab_random import MatlabRandom
 from .netio import spec_of
 
 #: cnntrain's options and their allowed values (see :mod:`dltoolbox.constraints`).
@@ -44,6 +45,7 @@ OPTIONS = {
     "checkpoint": Instance("a file path", lambda v: v is None or isinstance(v, (str, os.PathLike))),
     "resume": BOOLEAN,
     "engine": Options(tuple(sorted(ENGINES))),
+    "last_batch": Options((None, "drop", "keep")),
     **checks.OPTIMIZER,
 }
 REQUIRED = ("alpha", "batchsize", "numepochs")
@@ -147,14 +149,40 @@ def _settings(opts: dict, m: int) -> dict:
                 f"opts: missing key {key!r} (cnntrain needs alpha, batchsize, numepochs)"
             )
     settings = validate(opts, OPTIONS, lambda key: f'opts["{key}"]')
-    if m % settings["batchsize"]:
+    batchsize, last_batch = settings["batchsize"], settings.get("last_batch")
+    if last_batch is None and m % batchsize:
         raise ValueError(
             f'opts["batchsize"]: expected a divisor of the sample count {m} '
-            f"(numbatches not integer), got {settings['batchsize']}"
+            f'(numbatches not integer), got {batchsize}; or set opts["last_batch"] to '
+            '"drop" or "keep"'
+        )
+    if last_batch == "drop" and batchsize > m:
+        raise ValueError(
+            f'opts["batchsize"]: {batchsize} is more than the {m} samples, so opts["last_batch"] '
+            '"drop" leaves no batch: expected at most the sample count'
         )
     if settings.get("resume") and settings.get("checkpoint") is None:
         raise ValueError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
-    return {"checkpoint": None, "resume": False, "progress": None, **settings}
+    numbatches = -(-m // batchsize) if last_batch == "keep" else m // batchsize
+    defaults = {"checkpoint": None, "resume": False, "progress": None, "last_batch": None}
+    return {**defaults, **settings, "numbatches": numbatches}
+
+
+def _run_settings(net: dict, x: np.ndarray, settings: dict, rng) -> dict:
+    """What a checkpoint records of the run, and a resumed run must share (JSON-able)."""
+    run = {
+        "alpha": settings["alpha"],
+        "batchsize": settings["batchsize"],
+        "samples": x.shape[-1],
+        "layers": spec_of(net),
+        "mapsize": list(x.shape[:2]),
+        **{key: settings[key] for key in checks.OPTIMIZER if key in settings},
+    }
+    if settings["last_batch"] is not None:
+        run["last_batch"] = settings["last_batch"]
+    if isinstance(rng, MatlabRandom):  # resuming with another generator would go astray
+        run["rng"] = rng.name
+    return run
 
 
 def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> dict:
@@ -168,7 +196,13 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         input channels (see :func:`cnnsetup`)
     y : ndarray, shape (classes, m)
     opts : dict
-        ``alpha`` (learning rate), ``batchsize`` (must divide m), ``numepochs``; optional:
+        ``alpha`` (learning rate), ``batchsize`` (must divide m unless ``last_batch`` is
+        set), ``numepochs``; optional:
+
+        - ``last_batch``: None (the default: as the toolbox, batchsize must divide m),
+          ``"drop"`` (floor(m / batchsize) batches per epoch; the last ``m % batchsize``
+          samples of each epoch's permutation are not used in it) or ``"keep"`` (one more,
+          smaller batch of those samples, whose gradient is its own mean, as every batch's).
 
         - ``progress``: None or False (silent, the default); True, a tqdm bar per epoch over its
           batches showing the smoothed loss ``rL[-1]`` and the rate; or a callable
@@ -190,13 +224,15 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         Absent, these three give the toolbox's plain SGD exactly.
     rng : None, int or object with ``randperm(n)``
         Each epoch draws ``kk = rng.randperm(m)``; batch b is ``kk[b*bs:(b+1)*bs]``. With a
-        checkpoint it also needs ``get_state``/``set_state`` (as :class:`OctaveRandom`).
+        checkpoint it also needs ``get_state``/``set_state`` (as :class:`OctaveRandom` and
+        :class:`MatlabRandom`).
 
     Returns
     -------
     net : dict
         Trained, with ``rL`` (1 + numepochs * numbatches,): ``rL[0]`` is the first batch's
-        loss, then each batch appends ``0.99 * rL[-1] + 0.01 * L``.
+        loss, then each batch (the smaller last one of ``"keep"`` too) appends
+        ``0.99 * rL[-1] + 0.01 * L``.
 
     Raises
     ------
@@ -205,63 +241,57 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     """
     checks.require_setup(net)
     x = prepare(net, x)  # cnnff's checks, once for all batches
-    m = x.shape[-1]
-    y = checks.labels(y, m, OUTPUT.classes(net))
-    settings = _settings(opts, m)
-    alpha, batchsize, numepochs = settings["alpha"], settings["batchsize"], settings["numepochs"]
-    checkpoint, resume = settings["checkpoint"], settings["resume"]
-    extra = {key: settings[key] for key in checks.OPTIMIZER if key in settings}
+    y = checks.labels(y, x.shape[-1], OUTPUT.classes(net))
+    settings = _settings(opts, x.shape[-1])
     if "engine" in settings:  # the kernels cnnff/cnnbp use from now on (dltoolbox.engines)
         net["engine"] = settings["engine"]
-    momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
-    progress = _progress_option(settings["progress"], numepochs)
+    progress = _progress_option(settings["progress"], settings["numepochs"])
     rng = as_rng(rng)
-    numbatches = m // batchsize
-
-    rL = np.empty(1 + numepochs * numbatches if numbatches else 0)
-    n = 0  # entries of rL filled so far
-    first_epoch = 0
-    if checkpoint is not None:
+    rL = np.empty(1 + settings["numepochs"] * settings["numbatches"])
+    net["rL"], run, first_epoch = rL[:0], None, 0
+    if settings["checkpoint"] is not None:
         rng_state(rng)  # fail now, not after the first epoch
-        run = {
-            "alpha": alpha,
-            "batchsize": batchsize,
-            "samples": m,
-            "layers": spec_of(net),
-            "mapsize": list(x.shape[:2]),
-            **extra,
-        }
-        if resume and Path(checkpoint).is_file():
-            first_epoch = _resume(net, checkpoint, run, numepochs, rng)
-            n = len(net["rL"])
-            rL[:n] = net["rL"]
-    net["rL"] = rL[:n]
-    engine = create(net)  # that of a resumed net too; its buffers serve the whole loop
+        run = _run_settings(net, x, settings, rng)
+        if settings["resume"] and Path(settings["checkpoint"]).is_file():
+            first_epoch = _resume(net, settings["checkpoint"], run, settings["numepochs"], rng)
+            rL[: len(net["rL"])] = net["rL"]
+            net["rL"] = rL[: len(net["rL"])]
     try:
-        for epoch in range(first_epoch, numepochs):
-            kk = np.asarray(rng.randperm(m))
-            step_alpha = alpha * extra["lr_decay"] ** epoch if "lr_decay" in extra else alpha
-            for b in range(numbatches):
-                idx = kk[b * batchsize : (b + 1) * batchsize]
-                before = _snapshot(net)
-                forward(net, x[..., idx], engine)  # cnnff, cnnbp, cnnapplygrads: checked above
-                backward(net, y[:, idx], engine)
-                if not math.isfinite(net["L"]):
-                    loss = net["L"]
-                    _restore(net, before)
-                    raise NonFiniteLossError(loss, epoch, numepochs, b, numbatches, alpha)
-                update(net, step_alpha, momentum, decay)
-                if n == 0:
-                    rL[0] = net["L"]
-                    n = 1
-                rL[n] = 0.99 * rL[n - 1] + 0.01 * net["L"]
-                n += 1
-                net["rL"] = rL[:n]
-                if progress is not None:
-                    progress(epoch, b, numbatches, net)
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, net, epoch + 1, rng, run)
+        _epochs(net, x, y, settings, rng, rL, first_epoch, progress, run)
     finally:
         if isinstance(progress, _ProgressBar):
             progress.close()
     return net
+
+
+def _epochs(net, x, y, settings: dict, rng, rL, first_epoch: int, progress, run) -> None:
+    """cnntrain's loop over epochs and batches, from ``first_epoch`` on: ``rL`` is the whole
+    run's loss record (its first ``len(net["rL"])`` entries filled)."""
+    m, n = x.shape[-1], len(net["rL"])  # n: entries of rL filled so far
+    alpha, batchsize, numepochs = settings["alpha"], settings["batchsize"], settings["numepochs"]
+    numbatches, decay = settings["numbatches"], settings.get("lr_decay")
+    momentum, weight_decay = settings.get("momentum", 0.0), settings.get("weight_decay", 0.0)
+    engine = create(net)  # that of a resumed net too; its buffers serve the whole loop
+    for epoch in range(first_epoch, numepochs):
+        kk = np.asarray(rng.randperm(m))
+        step_alpha = alpha * decay**epoch if decay is not None else alpha
+        for b in range(numbatches):
+            idx = kk[b * batchsize : (b + 1) * batchsize]  # the last of "keep" may be smaller
+            before = _snapshot(net)
+            forward(net, x[..., idx], engine)  # cnnff, cnnbp, cnnapplygrads: checked above
+            backward(net, y[:, idx], engine)
+            if not math.isfinite(net["L"]):
+                loss = net["L"]
+                _restore(net, before)
+                raise NonFiniteLossError(loss, epoch, numepochs, b, numbatches, alpha)
+            update(net, step_alpha, momentum, weight_decay)
+            if n == 0:
+                rL[0] = net["L"]
+                n = 1
+            rL[n] = 0.99 * rL[n - 1] + 0.01 * net["L"]
+            n += 1
+            net["rL"] = rL[:n]
+            if progress is not None:
+                progress(epoch, b, numbatches, net)
+        if run is not None:
+            save_checkpoint(settings["checkpoint"], net, epoch + 1, rng, run)
