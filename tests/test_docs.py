@@ -33,7 +33,7 @@ import pytest
 from conftest import ROOT, SHARED
 
 DOCS = ROOT / "docs"
-DOCUMENTS = ["backprop.md", "matlab.md", "options.md"]
+DOCUMENTS = sorted(path.name for path in DOCS.glob("*.md"))  # every page is run
 FENCE = re.compile(r"^```(\S*)\s*$")
 DIRECTIVE = re.compile(r"^<!--\s*docs:\s*(\w+)\s*(.*?)\s*-->$")
 NEEDS = {"shared": SHARED}

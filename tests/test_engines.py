@@ -409,3 +409,29 @@ def test_toolbox_example_in_float32_is_within_half_a_point(mnist):
     net, (er, _) = example(mnist, np.float32)
     assert net["ffW"].dtype == np.float32 and net["layers"][1]["a"][0].dtype == np.float32
     assert abs(er - 0.1127) <= 0.005
+
+
+def test_maps_read_in_cnnff_cannot_change_before_cnnbp():
+    """The fast engine's kernel gradients reuse the patches of the forward pass: the maps they
+    were built from are read-only, so an edit in place is refused instead of giving stale
+    gradients (a replaced list is detected and used, see the test above)."""
+    net, x, _ = make("i-3c5-2s-4c3-2s", (20, 20), 3, 2)
+    dlt.cnnff(net, x)
+    for l in range(3):
+        with pytest.raises(ValueError, match="read-only"):
+            net["layers"][l]["a"][0][0, 0, 0] = 1.0
+
+
+def test_a_record_whose_buffer_was_reused_is_not_trusted():
+    """An engine reuses a layer's patch buffer on its next forward pass; the maps of the pass
+    before (kept, say, in a copy of the net) then have a record that no longer holds their
+    patches, and their gradients are computed afresh, as from scratch."""
+    net, x, y = make("i-3c5-2s-4c3-2s", (20, 20), 3, 4)
+    engine = fast.FastEngine()
+    forward(net, x[..., :2], engine)
+    stale = dict(net, layers=[dict(layer) for layer in net["layers"]])  # the first pass
+    forward(net, x[..., 2:], engine)  # the same buffers, other samples
+    assert stale["layers"][1]["a"].record.patches_for(stale["layers"][0]["a"], 5) is None
+    backward(stale, y[:, :2], engine)
+    ref = dlt.cnnbp(dlt.cnnff(with_engine(net, "reference"), x[..., :2]), y[:, :2])
+    assert_same(stale, ref)
