@@ -98,7 +98,8 @@ def layers(net) -> list:
     lays = net["layers"]
     if not isinstance(lays, (list, tuple)) or not lays:
         raise TypeError(f'net["layers"]: expected a non-empty list of dicts, got {_describe(lays)}')
-    hidden = " or ".join(repr(kind.type) for kind in hidden_kinds())
+    names = [repr(kind.type) for kind in hidden_kinds()]
+    hidden = ", ".join(names[:-1]) + f" or {names[-1]}"
     for l, layer in enumerate(lays):
         where = f'net["layers"][{l}]'
         if not isinstance(layer, dict):
@@ -111,10 +112,11 @@ def layers(net) -> list:
         if l > 0 and (not isinstance(kind, str) or kind not in KINDS or kind == INPUT.type):
             raise ValueError(f"{where}: expected type {hidden}, got {kind!r}")
         kind_of(layer).check(layer, where)
-        if l > 0 and kind == lays[l - 1]["type"] and not kind_of(layer).repeatable:
+        if l > 0 and kind_of(lays[l - 1]).flat and not kind_of(layer).flat:
             raise ValueError(
-                f"{where}: a {kind_of(layer).name} layer ({kind!r}) right after another one is "
-                "not supported: the toolbox's cnnbp needs 'c' and 's' layers to alternate"
+                f"{where}: a {kind_of(layer).name} layer ({kind!r}) after a "
+                f"{kind_of(lays[l - 1]).name} layer ({lays[l - 1]['type']!r}): expected the "
+                "'f' layers after every layer of maps, just before the output"
             )
     for key, (constraint, _) in OUTPUT.optional.items():
         if key in net:

@@ -65,7 +65,7 @@ def cnnsetup(net: dict, x: np.ndarray, y: np.ndarray, rng=None) -> dict:
     sizes = map_sizes(layers, x.shape[:2], nchannels)
     INPUT.record_channels(layers[0], nchannels)
     for l in range(1, len(layers)):  # each kind draws its weights, in layer order
-        kind_of(layers[l]).setup(layers[l], sizes[l - 1][0], rng)
+        kind_of(layers[l]).setup(layers[l], sizes[l - 1], rng)
     maps, rows, cols = sizes[-1]
     OUTPUT.setup(net, maps * rows * cols, y.shape[0], rng)
     if x.dtype == np.float32:  # drawn in float64 as above, so a seed gives the same start

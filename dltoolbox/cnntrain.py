@@ -278,7 +278,7 @@ def _epochs(net, x, y, settings: dict, rng, rL, first_epoch: int, progress, run)
         for b in range(numbatches):
             idx = kk[b * batchsize : (b + 1) * batchsize]  # the last of "keep" may be smaller
             before = _snapshot(net)
-            forward(net, x[..., idx], engine)  # cnnff, cnnbp, cnnapplygrads: checked above
+            forward(net, x[..., idx], engine, rng)  # cnnff, cnnbp, cnnapplygrads: checked
             backward(net, y[:, idx], engine)
             if not math.isfinite(net["L"]):
                 loss = net["L"]

@@ -11,6 +11,9 @@ Forms (how a field's value is stored in the dict):
 
 - ``"str"``: a string (``type``, ``activation``, ``engine``, ...)
 - ``"int"``: a positive integer (``outputmaps``, ``kernelsize``, ``scale``, ``channels``)
+- ``"real"``: a number (an 'f' layer's ``dropout``)
+- ``"value"``: an integer or a string (a conv layer's ``padding``: 2 or ``"same"``)
+- ``"table"``: a boolean 2-D array (a conv layer's ``connections``)
 - ``"maps"``: a list of maps, each (rows, cols, batch) (``a``, ``d``), stored as a
   :class:`MapStack`
 - ``"grid"``: ``k[i][j]``, a nested list of (ks, ks) kernels, stored as a :class:`KernelStack`
@@ -25,10 +28,12 @@ from __future__ import annotations
 import itertools
 import operator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-FORMS = ("str", "int", "maps", "grid", "scalars", "array", "vector", "scalar")
+FORMS = ("str", "int", "real", "value", "table", "maps", "grid", "scalars", "array", "vector")
+FORMS += ("scalar",)
 #: Roles: what a field is for. ``param`` fields are trained (with ``grad`` and ``velocity``
 #: names); ``pass`` and ``grad`` fields belong to the last forward/backward pass (dropped by
 #: ``save_net(..., activations=False)``); ``unused`` fields are kept as the toolbox has them.
@@ -121,6 +126,39 @@ def map_sizes(
     for l, layer in enumerate(layers[1:], start=1):
         sizes.append(kind_of(layer).out_shape(layer, sizes[-1], l))
     return sizes
+
+
+class ConvGeometry(NamedTuple):
+    """How a convolution layer reads its input maps: ks x ks kernels over the maps zero-padded
+    by ``pad`` on every side, every ``stride``-th position. (ks, 0, 1) is the toolbox's 'valid'
+    convolution."""
+
+    ks: int
+    pad: int = 0
+    stride: int = 1
+
+    def out_size(self, n: int) -> int:
+        """The output rows (or columns) for ``n`` input rows: floor((n + 2 pad - ks) / stride)
+        + 1 (rows past the last whole stride are not read)."""
+        return (n + 2 * self.pad - self.ks) // self.stride + 1
+
+    def used(self, n_out: int) -> int:
+        """The padded input rows that ``n_out`` output rows read."""
+        return (n_out - 1) * self.stride + self.ks
+
+
+def flatten(maps: list) -> np.ndarray:
+    """(features, batch): each (rows, cols, batch) map flattened column-major (MATLAB's
+    ``reshape``) and stacked map after map, as the toolbox's ``fv``; never a view of the maps."""
+    stack = map_array(maps)  # (maps, rows, cols, batch)
+    fv = stack.transpose(0, 2, 1, 3).reshape(-1, stack.shape[-1])
+    return fv.copy() if np.may_share_memory(fv, stack) else fv
+
+
+def unflatten(features: np.ndarray, maps: int, rows: int, cols: int) -> MapStack:
+    """The inverse of :func:`flatten`: (features, batch) as maps, views of ``features``."""
+    batch = features.shape[-1]
+    return MapStack(features.reshape(maps, cols, rows, batch).transpose(0, 2, 1, 3))
 
 
 # --------------------------------------------------------------------------- containers

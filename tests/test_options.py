@@ -106,8 +106,8 @@ def _sigmoid_style_delta(o, y):
     return (o - y) * o * (1 - o)
 
 
-def _swapped_channel_grads(engine, a_prev, d, cache):
-    dk, db = conv_grads(a_prev, d, cache)
+def _swapped_channel_grads(engine, a_prev, d, a, geometry):
+    dk, db = conv_grads(a_prev, d, a, geometry)
     return dk[::-1], db
 
 

@@ -199,9 +199,14 @@ def test_cnntest_case(engine: str) -> None:
     assert "o" not in net  # cnntest leaves the caller's net as it was
 
 
-def test_conv_after_conv_is_rejected_at_setup() -> None:
-    """The toolbox's cnnbp fails on i-1c3-2c3 ('no member scale'); we refuse it up front."""
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_conv_after_conv_runs_forward_as_the_toolbox_and_back_where_it_cannot(engine) -> None:
+    """The toolbox's cnnbp fails on i-1c3-2c3 ('no member scale'); its cnnff works. Ours gives
+    its forward pass, and a backward pass that the numerical gradient check confirms."""
     c = case("i_two_conv_in_a_row")
     assert c["error_stage"] == "cnnbp"
-    with pytest.raises(ValueError, match=r'net\["layers"\]\[2\].*right after'):
-        dlt.cnnsetup({"layers": layers_of(c)}, np.asarray(c["x"]), np.asarray(c["y"]))
+    x, y = np.asarray(c["x"], dtype=float), np.asarray(c["y"], dtype=float)
+    net = setup_from(c, engine)
+    dlt.cnnff(net, x)
+    assert_fields(net, c["net_ff"], 1e-12, "cnnff")
+    dlt.cnnnumgradcheck(dlt.cnnbp(net, y), x, y)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..constraints import Options, check
+from ..net import ConvGeometry
 from .fast import FastEngine
 from .reference import ReferenceEngine
 
@@ -33,18 +34,25 @@ class Engine(Protocol):
 
     name: str
 
-    def conv_forward(self, a_prev: list, k: list, b: list, activation: str, slot: int) -> list:
-        """``a[j] = f(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j])``; what
-        :meth:`conv_grads` may reuse goes in the result's ``record`` (a
-        :class:`~dltoolbox.net.MapStack`). ``slot`` names this layer's reusable buffers."""
+    def conv_forward(
+        self, a_prev: list, k: list, b: list, activation: str, slot: int, geometry: ConvGeometry
+    ) -> list:
+        """``a[j] = f(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j])`` (the input zero-padded
+        and read at a stride as ``geometry`` says); what :meth:`conv_grads` may reuse goes in
+        the result's ``record`` (a :class:`~dltoolbox.net.MapStack`). ``slot`` names this
+        layer's reusable buffers."""
 
-    def conv_grads(self, a_prev: list, d: list, a: list) -> tuple[list, list]:
+    def conv_grads(
+        self, a_prev: list, d: list, a: list, geometry: ConvGeometry
+    ) -> tuple[list, list]:
         """(``dk``, ``db``): ``convn(flipall(a_prev[i]), d[j], 'valid') / batch`` and
         ``sum(d[j]) / batch``; ``a`` is what :meth:`conv_forward` returned for the layer."""
 
-    def conv_input_grad(self, d: list, k: list) -> list:
+    def conv_input_grad(
+        self, d: list, k: list, geometry: ConvGeometry, size: tuple[int, int]
+    ) -> list:
         """``[sum_j convn(d[j], rot180(k[i][j]), 'full') for i]``: the gradient of a conv
-        layer's input maps."""
+        layer's input maps, of ``size`` (rows, cols)."""
 
     def activation_delta(self, a: list, grad: Any, activation: str) -> list:
         """``f'(z) .* grad`` written with the output ``a = f(z)``: a layer's delta."""

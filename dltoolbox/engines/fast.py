@@ -32,7 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..activations import derivative
-from ..net import KernelStack, MapStack, kernel_array, map_array
+from ..net import ConvGeometry, KernelStack, MapStack, kernel_array, map_array
 from . import blas
 from .blas import matmul
 
@@ -57,31 +57,36 @@ def _row_block(rows_out: int, maps_in: int) -> int:
     return ROW_BLOCK if rows_out % ROW_BLOCK == 0 else 1
 
 
-def _patch_shape(shape: tuple, ks: int, rb: int) -> tuple[int, int]:
+def _patch_shape(shape: tuple, ks: int, rb: int, stride: int = 1) -> tuple[int, int]:
     """The shape of :func:`_patches` of an array of ``shape`` (maps, rows, cols, batch)."""
     maps, rows, cols, batch = shape
-    return maps * (ks + rb - 1) * ks + 1, (rows - ks + 1) // rb * (cols - ks + 1) * batch
+    rows_out, cols_out = (rows - ks) // stride + 1, (cols - ks) // stride + 1
+    return maps * (ks + rb - 1) * ks + 1, rows_out // rb * cols_out * batch
 
 
-def _patches(a: np.ndarray, ks: int, rb: int, out: np.ndarray | None = None) -> np.ndarray:
+def _patches(
+    a: np.ndarray, ks: int, rb: int, out: np.ndarray | None = None, stride: int = 1
+) -> np.ndarray:
     """The patch matrix of ``a`` (maps, rows, cols, batch) for ks x ks kernels.
 
     ``P[(i, u, v), (r, c, b)] = a[i, rb * r + u, c + v, b]`` for ``u < ks + rb - 1`` and
-    ``v < ks``: each column holds the inputs of ``rb`` vertically adjacent outputs. Shape
+    ``v < ks``: each column holds the inputs of ``rb`` vertically adjacent outputs (with a
+    ``stride``, which needs rb = 1: ``a[i, stride * r + u, stride * c + v, b]``). Shape
     (maps * (ks + rb - 1) * ks + 1, rows' / rb * cols' * batch); the last row is all ones: it
     adds the bias in the forward product and sums the delta (the bias gradient) in the
     kernel-gradient product. Written into ``out`` when given (of that shape and ``a``'s dtype).
     """
     maps, rows, cols, batch = a.shape
-    shape = (maps, ks + rb - 1, ks, (rows - ks + 1) // rb, cols - ks + 1, batch)
+    rows_out, cols_out = (rows - ks) // stride + 1, (cols - ks) // stride + 1
+    shape = (maps, ks + rb - 1, ks, rows_out // rb, cols_out, batch)
     s_map, s_row, s_col, s_batch = a.strides
-    strides = (s_map, s_row, s_col, rb * s_row, s_col, s_batch)
+    strides = (s_map, s_row, s_col, rb * stride * s_row, stride * s_col, s_batch)
     if a.flags.c_contiguous:  # the same view as as_strided's, in an eighth of its time
         windows = np.ndarray(shape, a.dtype, a, 0, strides)
     else:
         windows = as_strided(a, shape, strides, writeable=False)
     if out is None:
-        out = np.empty(_patch_shape(a.shape, ks, rb), dtype=a.dtype)
+        out = np.empty(_patch_shape(a.shape, ks, rb, stride), dtype=a.dtype)
     np.copyto(out[:-1].reshape(shape), windows)
     out[-1] = 1
     return out
@@ -204,14 +209,14 @@ class ConvCache:
     cannot have been changed in place); otherwise they are built again."""
 
     inputs: tuple = field(repr=False)
-    ks: int
+    geometry: ConvGeometry
     buffer: _Buffer = field(repr=False)
 
-    def patches_for(self, a_prev: list, ks: int) -> np.ndarray | None:
-        """The patches, if they are those of ``a_prev`` for ``ks`` x ``ks`` kernels."""
+    def patches_for(self, a_prev: list, geometry: ConvGeometry) -> np.ndarray | None:
+        """The patches, if they are those of ``a_prev`` read with ``geometry``."""
         valid = (
             self.buffer.writer is self
-            and ks == self.ks
+            and geometry == self.geometry
             and len(a_prev) == len(self.inputs)
             and all(map(operator.is_, a_prev, self.inputs))
         )
@@ -256,36 +261,40 @@ class FastEngine:
             buf = self._patch_buffers[slot] = _Buffer(np.empty(shape, dtype=dtype))
         return buf
 
-    def conv_forward(self, a_prev: list, k: list, b: list, activation: str, slot: int) -> MapStack:
+    def conv_forward(
+        self, a_prev: list, k: list, b: list, activation: str, slot: int, geometry: ConvGeometry
+    ) -> MapStack:
         """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols,
         batch), with the :class:`ConvCache` of the patches as its ``record`` (None for a batch
         done in chunks).
 
         One product ``[-W, -b] @ P`` (see :func:`_patches`) gives ``-z`` for all maps and
         samples; the exponential reads it in the output's order, then ``1 / (1 + exp(-z))`` in
-        place. Another ``activation`` (relu, tanh) is applied in place to ``z``.
+        place. Another ``activation`` (relu, tanh) is applied in place to ``z``. Padding and
+        stride (``geometry``) read a zero-padded copy of the input, every stride-th position.
         """
-        a = map_array(a_prev)
+        a = _padded(map_array(a_prev), geometry.pad)
         kernels = kernel_array(k)
         maps_in, maps_out, ks, _ = kernels.shape
         _, rows, cols, batch = a.shape
-        rows_out, cols_out = rows - ks + 1, cols - ks + 1
-        rb = _row_block(rows_out, maps_in)
+        s = geometry.stride
+        rows_out, cols_out = (rows - ks) // s + 1, (cols - ks) // s + 1
+        rb = _row_block(rows_out, maps_in) if s == 1 else 1
         wb = _forward_weights(kernels, b, rb, np.result_type(a, kernels))
         out = np.empty((maps_out, rows_out // rb, rb, cols_out, batch), dtype=wb.dtype)
-        rows_p, cols_p = _patch_shape(a.shape, ks, rb)
+        rows_p, cols_p = _patch_shape(a.shape, ks, rb, s)
         chunk = max(1, PATCH_CHUNK // (rows_p * cols_p // batch))
         cache = None
         if chunk >= batch:
             buf = self._patch_buffer(slot, (rows_p, cols_p), a.dtype)
-            patches = _patches(a, ks, rb, buf.array)
-            cache = buf.writer = ConvCache(tuple(a_prev), ks, buf)
+            patches = _patches(a, ks, rb, buf.array, s)
+            cache = buf.writer = ConvCache(tuple(a_prev), geometry, buf)
             z = self.scratch("z", (len(wb), cols_p), wb.dtype)
             parts = [(slice(None), matmul(wb, patches, out=z))]
         else:  # a large batch (e.g. a whole test set): bounded memory, same numbers
             parts = (
-                (slice(s, s + chunk), matmul(wb, _patches(a[..., s : s + chunk], ks, rb)))
-                for s in range(0, batch, chunk)
+                (slice(n, n + chunk), matmul(wb, _patches(a[..., n : n + chunk], ks, rb, None, s)))
+                for n in range(0, batch, chunk)
             )
         for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
             z = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
@@ -376,8 +385,11 @@ class FastEngine:
         np.copyto(out.reshape(maps, rb, rows // rb, cols * batch), blocks)
         return out
 
-    def conv_input_grad(self, d_next: list, k_next: list) -> MapStack:
-        """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full').
+    def conv_input_grad(
+        self, d_next: list, k_next: list, geometry: ConvGeometry, size: tuple[int, int]
+    ) -> MapStack:
+        """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full'), for input maps of
+        ``size`` (rows, cols); with padding or a stride: :meth:`_strided_input_grad`.
 
         Each kernel tap (u, v) adds ``W[v, u] @ D`` at offset (u, v) of the result, where, as
         in :meth:`conv_grads`, D holds ``rb`` rows of ``d_next`` per column (``D[(j, dr), .] =
@@ -390,6 +402,8 @@ class FastEngine:
         """
         dn = map_array(d_next)
         kernels = kernel_array(k_next)
+        if geometry.pad or geometry.stride > 1:
+            return self._strided_input_grad(dn, kernels, geometry, size)
         maps_in, maps_out, ks, _ = kernels.shape
         _, rows, cols, batch = dn.shape
         rb = _row_block(rows, maps_in)
@@ -425,7 +439,28 @@ class FastEngine:
             placed += sums[u].transpose(0, 2, 1, 3)
         return MapStack(d)
 
-    def conv_grads(self, a_prev: list, d: list, a: list) -> tuple[list, list]:
+    def _strided_input_grad(
+        self, dn: np.ndarray, kernels: np.ndarray, geometry: ConvGeometry, size: tuple
+    ) -> MapStack:
+        """The input gradient of a padded or strided convolution: ``G = W.T @ D`` with
+        ``W[j, (i, u, v)] = rot180(k[i][j])[u, v]``, each tap (u, v) of G added at its strided
+        offset of the padded input, then the padding cut off."""
+        maps_in, maps_out, ks, _ = kernels.shape
+        _, rows_out, cols_out, batch = dn.shape
+        pad, s = geometry.pad, geometry.stride
+        w = kernels[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(maps_out, -1)
+        taps = matmul(np.ascontiguousarray(w.T), dn.reshape(maps_out, -1))
+        taps = taps.reshape(maps_in, ks, ks, rows_out, cols_out, batch)
+        rows, cols = size
+        out = np.zeros((maps_in, rows + 2 * pad, cols + 2 * pad, batch), dtype=taps.dtype)
+        for u in range(ks):
+            for v in range(ks):
+                out[:, u : u + s * rows_out : s, v : v + s * cols_out : s] += taps[:, u, v]
+        return MapStack(out[:, pad : pad + rows, pad : pad + cols])
+
+    def conv_grads(
+        self, a_prev: list, d: list, a: list, geometry: ConvGeometry
+    ) -> tuple[list, list]:
         """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) / batch.
 
         With the forward patches ``P`` and ``D[(j, dr), (r, c, b)] = d[j][rb * r + dr, c, b]``,
@@ -434,13 +469,12 @@ class FastEngine:
         """
         dd = map_array(d)
         maps_out, rows, cols, batch = dd.shape
-        maps_in = len(a_prev)
-        ks = np.shape(a_prev[0])[0] - rows + 1
-        rb = _row_block(rows, maps_in)
+        maps_in, ks, s = len(a_prev), geometry.ks, geometry.stride
+        rb = _row_block(rows, maps_in) if s == 1 else 1
         cache = getattr(a, "record", None)  # from conv_forward, if ``a`` is still its result
-        patches = cache.patches_for(a_prev, ks) if isinstance(cache, ConvCache) else None
+        patches = cache.patches_for(a_prev, geometry) if isinstance(cache, ConvCache) else None
         if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
-            patches = _patches(map_array(a_prev), ks, rb)
+            patches = _patches(_padded(map_array(a_prev), geometry.pad), ks, rb, None, s)
         blocks = self._row_blocks(dd, rb)
         g = matmul(patches, blocks.T)  # (len(P), maps_out * rb)
         sums = g.reshape(-1).take(_grads_table(maps_in, maps_out, ks, rb)).sum(axis=0)  # dr summed
@@ -457,6 +491,17 @@ class _Unpooled:
     a_prev: list
     scale: int
     method: str
+
+
+def _padded(a: np.ndarray, pad: int) -> np.ndarray:
+    """``a`` (maps, rows, cols, batch) with ``pad`` zero rows and columns on every side (``a``
+    itself for no padding)."""
+    if not pad:
+        return a
+    maps, rows, cols, batch = a.shape
+    out = np.zeros((maps, rows + 2 * pad, cols + 2 * pad, batch), dtype=a.dtype)
+    out[:, pad : pad + rows, pad : pad + cols] = a
+    return out
 
 
 def _activate_in_place(out: np.ndarray, activation: str) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.signal import convolve
 
 from ..activations import activate, derivative
-from ..net import KernelStack, MapStack, as_maps, map_array
+from ..net import ConvGeometry, KernelStack, MapStack, as_maps, map_array
 from ..util import expand, flipall, rot180, sigm
 
 
@@ -51,31 +51,80 @@ def max_unpool(a: np.ndarray, d: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
+def _pad(a: np.ndarray, pad: int) -> np.ndarray:
+    """(rows + 2 pad, cols + 2 pad, batch): ``a`` with ``pad`` zeros on every side."""
+    return np.pad(a, ((pad, pad), (pad, pad), (0, 0))) if pad else a
+
+
+def _dilate(d: np.ndarray, stride: int) -> np.ndarray:
+    """``d`` (rows, cols, batch) with stride - 1 zero rows and columns between its elements."""
+    if stride == 1:
+        return d
+    rows, cols, batch = d.shape
+    out = np.zeros(((rows - 1) * stride + 1, (cols - 1) * stride + 1, batch), dtype=d.dtype)
+    out[::stride, ::stride] = d
+    return out
+
+
+def _unpad(maps: list, pad: int, size: tuple[int, int]) -> list:
+    """Maps of the padded input cut back to ``size``, (rows, cols) (zeros where they end short:
+    rows a stride never reached)."""
+    rows, cols = size
+    out = []
+    for m in maps:
+        full = np.zeros((rows + 2 * pad, cols + 2 * pad, m.shape[2]), dtype=m.dtype)
+        full[: m.shape[0], : m.shape[1]] = m
+        out.append(full[pad : pad + rows, pad : pad + cols])
+    return out
+
+
 class ReferenceEngine:
     """The toolbox's loops (see the module docstring); it keeps nothing between calls."""
 
     name = "reference"
 
-    def conv_forward(self, a_prev: list, k: list, b: list, activation: str, slot: int) -> MapStack:
+    def conv_forward(
+        self, a_prev: list, k: list, b: list, activation: str, slot: int, geometry: ConvGeometry
+    ) -> MapStack:
         """a[j] = sigm(sum_i convn(a_prev[i], k[i][j], 'valid') + b[j]); each (rows, cols,
-        batch). Another ``activation`` (see :mod:`dltoolbox.activations`) replaces sigm."""
+        batch). Another ``activation`` (see :mod:`dltoolbox.activations`) replaces sigm; with
+        padding or a stride (``geometry``) the maps are padded with zeros first and every
+        stride-th output of the 'valid' convolution is kept."""
+        a_prev = [_pad(a, geometry.pad) for a in a_prev]
+        s = geometry.stride
         out = []
         for j in range(len(b)):
-            z = sum(convn(a_prev[i], k[i][j], "valid") for i in range(len(a_prev)))
+            z = sum(convn(a_prev[i], k[i][j], "valid")[::s, ::s] for i in range(len(a_prev)))
             out.append(sigm(z + b[j]) if activation == "sigm" else activate(z + b[j], activation))
         return as_maps(out)
 
-    def conv_grads(self, a_prev: list, d: list, a: list) -> tuple[KernelStack, list]:
+    def conv_grads(
+        self, a_prev: list, d: list, a: list, geometry: ConvGeometry
+    ) -> tuple[KernelStack, list]:
         """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) /
         batch. ``flipall`` also reverses the batch axis, so the 'valid' convolution along that
-        axis is the sum over samples: the result is (ks, ks, 1), kept as (ks, ks)."""
+        axis is the sum over samples: the result is (ks, ks, 1), kept as (ks, ks). With padding
+        or a stride: the padded maps, as far as the outputs read them, and the deltas spread
+        out to the stride (zeros between)."""
+        if geometry.pad or geometry.stride > 1:
+            rows, cols = geometry.used(d[0].shape[0]), geometry.used(d[0].shape[1])
+            a_prev = [_pad(ai, geometry.pad)[:rows, :cols] for ai in a_prev]
+            d = [_dilate(dj, geometry.stride) for dj in d]
         batch = d[0].shape[2]
         dk = [[convn(flipall(ai), dj, "valid")[:, :, 0] / batch for dj in d] for ai in a_prev]
         db = [float(np.sum(dj)) / batch for dj in d]
         return KernelStack(np.array(dk)), db
 
-    def conv_input_grad(self, d: list, k: list) -> MapStack:
-        """d_prev[i] = sum_j convn(d[j], rot180(k[i][j]), 'full')."""
+    def conv_input_grad(
+        self, d: list, k: list, geometry: ConvGeometry, size: tuple[int, int]
+    ) -> MapStack:
+        """d_prev[i] = sum_j convn(d[j], rot180(k[i][j]), 'full'), for input maps of ``size``;
+        with padding or a stride: that of the deltas spread out to the stride, placed in the
+        padded input (rows no stride reached get 0), the padding cut off."""
+        if geometry.pad or geometry.stride > 1:
+            spread = [_dilate(dj, geometry.stride) for dj in d]
+            full = self.conv_input_grad(spread, k, ConvGeometry(geometry.ks), size)
+            return as_maps(_unpad(full, geometry.pad, size))
         return as_maps(
             [
                 sum(convn(d[j], rot180(k[i][j]), "full") for j in range(len(d)))

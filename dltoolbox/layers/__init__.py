@@ -24,21 +24,17 @@ Files, updates, comparisons, summaries, specs and the gradient check then handle
 
 from __future__ import annotations
 
-from .base import LayerKind
+from .base import KINDS, LayerKind, kind_of
 from .conv import Conv
+from .fc import FullyConnected
 from .input import Input
 from .output import Output
 from .pool import Pool
 
-#: The kinds by ``layer["type"]``; the first is the input layer's.
-KINDS: dict[str, LayerKind] = {kind.type: kind for kind in (Input(), Conv(), Pool())}
+#: The kinds by ``layer["type"]`` (see :data:`.base.KINDS`); the first is the input layer's.
+KINDS.update((kind.type, kind) for kind in (Input(), Conv(), Pool(), FullyConnected()))
 INPUT = KINDS["i"]
 OUTPUT = Output()
-
-
-def kind_of(layer: dict) -> LayerKind:
-    """The kind of ``layer`` (a checked layer: its type is registered)."""
-    return KINDS[layer["type"]]
 
 
 def hidden_kinds() -> list[LayerKind]:

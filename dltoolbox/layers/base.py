@@ -6,8 +6,10 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..constraints import Constraint, validate
-from ..net import Field
+from ..net import Field, flatten, unflatten
 
 #: The fields of every layer whose output is maps.
 MAP_FIELDS = (
@@ -15,6 +17,15 @@ MAP_FIELDS = (
     Field("d", "maps", "pass", "[j] (rows, cols, batch): the layer's delta (cnnbp)"),
 )
 TYPE_FIELD = Field("type", "str", "spec", "the layer's kind ('i', 'c', 's')")
+
+
+#: The registered kinds by ``layer["type"]``, filled by :mod:`dltoolbox.layers`.
+KINDS: dict[str, LayerKind] = {}
+
+
+def kind_of(layer: dict) -> LayerKind:
+    """The kind of ``layer`` (a checked layer: its type is registered)."""
+    return KINDS[layer["type"]]
 
 
 class LayerKind:
@@ -33,8 +44,9 @@ class LayerKind:
     optional: ClassVar[dict[str, tuple[Constraint, Any]]] = {}
     #: Every field this kind's layers may hold (see :mod:`dltoolbox.net`).
     fields: ClassVar[tuple[Field, ...]] = ()
-    #: Whether a layer of this kind may directly follow another one of the same kind.
-    repeatable: ClassVar[bool] = True
+    #: Whether the layer's output is one vector per sample (an 'f' layer) rather than maps;
+    #: no map layer may follow one.
+    flat: ClassVar[bool] = False
     #: The spec token (see :mod:`dltoolbox.spec`) and its description for help texts.
     spec_pattern: ClassVar[re.Pattern]
     spec_help: ClassVar[str]
@@ -69,14 +81,16 @@ class LayerKind:
         by its index ``l``."""
         raise NotImplementedError
 
-    def setup(self, layer: dict, inmaps: int, rng) -> None:
-        """Store the initial weights of a layer with ``inmaps`` input maps, drawn from ``rng``."""
+    def setup(self, layer: dict, shape_in: tuple[int, int, int], rng) -> None:
+        """Store the initial weights of a layer whose input is (maps, rows, cols) ``shape_in``,
+        drawn from ``rng``."""
 
     # ----------------------------------------------------------------- passes
 
-    def forward(self, layer: dict, below: dict, engine, slot: int) -> None:
+    def forward(self, layer: dict, below: dict, engine, slot: int, rng=None) -> None:
         """``layer["a"]`` from ``below["a"]``; ``slot`` (the layer's index) names the engine's
-        buffers for this layer."""
+        buffers for this layer; ``rng`` is the training stream inside cnntrain (None: a pass
+        outside training, as cnnff, cnntest and predictions make)."""
         raise NotImplementedError
 
     def backward(self, layer: dict, below: dict, grad, engine, need_input: bool):
@@ -85,11 +99,27 @@ class LayerKind:
         to ``below["a"]`` when ``need_input``, else None."""
         raise NotImplementedError
 
+    def features(self, layer: dict) -> np.ndarray:
+        """The layer's output as (features, batch), never a view of it: the maps flattened as
+        the toolbox's ``fv`` (:func:`dltoolbox.net.flatten`)."""
+        return flatten(layer["a"])
+
+    def feature_grad(self, layer: dict, grad: np.ndarray):
+        """A gradient with respect to :meth:`features` in the form of the layer's output (maps,
+        views of ``grad``)."""
+        maps, (rows, cols) = len(layer["a"]), np.shape(layer["a"][0])[:2]
+        return unflatten(grad, maps, rows, cols)
+
+    def delta_features(self, layer: dict) -> np.ndarray:
+        """The layer's delta ``d`` as (features, batch), flattened as :meth:`features` is."""
+        return flatten(layer["d"])
+
     # ----------------------------------------------------------------- description
 
     def summary(self, layer: dict, shape_in: tuple, shape_out: tuple) -> tuple:
         """(description, trainable parameters, multiply-adds per sample, window, stride): the
-        last two give the receptive field (see :func:`dltoolbox.cnnsummary`)."""
+        last two give the receptive field (see :func:`dltoolbox.cnnsummary`); a window of None
+        sees the whole input."""
         raise NotImplementedError
 
     def spec(self, layer: dict) -> str:

@@ -15,8 +15,9 @@ import numpy as np
 
 from ..activations import OUTPUTS, cross_entropy, softmax, softmax_delta
 from ..constraints import Options
-from ..net import Field, MapStack, map_array
+from ..net import Field
 from ..util import sigm
+from .base import kind_of
 
 
 class Output:
@@ -63,17 +64,16 @@ class Output:
         net["ffW"] = (rng.rand(classes, features) - 0.5) * 2 * bound
 
     def forward(self, net: dict, last: dict) -> None:
-        """``fv`` and ``o`` from the last layer's maps."""
-        maps = map_array(last["a"])  # (maps, rows, cols, batch)
-        # each map flattened column-major (MATLAB's reshape), maps stacked one after another
-        fv = maps.transpose(0, 2, 1, 3).reshape(-1, maps.shape[-1])  # (features, batch)
-        net["fv"] = fv.copy() if np.may_share_memory(fv, maps) else fv  # never a view of a[j]
+        """``fv`` and ``o`` from the last layer's output."""
+        # maps: each flattened column-major (MATLAB's reshape), stacked one after another
+        net["fv"] = kind_of(last).features(last)  # (features, batch), never a view of a[j]
         z = net["ffW"] @ net["fv"] + net["ffb"]  # (classes, batch)
         net["o"] = softmax(z) if self.function(net) == "softmax" else sigm(z)
 
-    def backward(self, net: dict, y: np.ndarray, last: dict) -> MapStack:
-        """``e``, ``L``, ``od``; returns ``ffW.T @ od`` as the gradient of the last layer's maps
-        (views of one (features, batch) array). :meth:`finish` follows the layers' passes."""
+    def backward(self, net: dict, y: np.ndarray, last: dict):
+        """``e``, ``L``, ``od``; returns ``ffW.T @ od`` as the gradient of the last layer's
+        output (maps: views of one (features, batch) array). :meth:`finish` follows the
+        layers' passes."""
         o, ffW = net["o"], net["ffW"]
         batch = o.shape[1]
         net["e"] = o - y
@@ -85,15 +85,13 @@ class Output:
             net["od"] = net["e"] * (o * (1 - o))  # output delta (classes, batch)
         grad = ffW.T @ net["od"]  # (features, batch)
         # back into map shape: the inverse of forward's column-major flatten
-        maps, (rows, cols, _) = len(last["a"]), last["a"][0].shape
-        return MapStack(grad.reshape(maps, cols, rows, batch).transpose(0, 2, 1, 3))
+        return kind_of(last).feature_grad(last, grad)
 
     def finish(self, net: dict, last: dict) -> None:
         """``fvd``: the last layer's delta ``d`` flattened as ``fv`` is (for a conv layer the
         toolbox's ``fvd .* (fv .* (1 - fv))``); the gradients ``dffW``, ``dffb``."""
-        d = map_array(last["d"])
-        batch = d.shape[-1]
-        net["fvd"] = d.transpose(0, 2, 1, 3).reshape(-1, batch)
+        net["fvd"] = kind_of(last).delta_features(last)
+        batch = net["fvd"].shape[-1]
         net["dffW"] = net["od"] @ net["fv"].T / batch
         net["dffb"] = net["od"].sum(axis=1, keepdims=True) / batch  # as np.mean, less overhead
 

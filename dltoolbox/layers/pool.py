@@ -25,7 +25,6 @@ class Pool(LayerKind):
         *MAP_FIELDS,
         Field("method", "str", "spec", '"mean" (default) or "max"'),
     )
-    repeatable = False  # the toolbox's cnnbp needs 'c' and 's' layers to alternate
     spec_pattern = re.compile(r"([0-9]+)([sm])")
     spec_help = "<scale>s (such as 2s; 2m for max pooling)"
 
@@ -39,10 +38,10 @@ class Pool(LayerKind):
             )
         return maps, rows // scale, cols // scale
 
-    def setup(self, layer: dict, inmaps: int, rng) -> None:
-        layer["b"] = [0.0] * inmaps
+    def setup(self, layer: dict, shape_in: tuple[int, int, int], rng) -> None:
+        layer["b"] = [0.0] * shape_in[0]
 
-    def forward(self, layer: dict, below: dict, engine, slot: int) -> None:
+    def forward(self, layer: dict, below: dict, engine, slot: int, rng=None) -> None:
         method = self.get(layer, "method")
         layer["a"] = engine.pool_forward(below["a"], self.get(layer, "scale"), method)
 
