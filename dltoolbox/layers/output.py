@@ -68,9 +68,9 @@ class Output:
         net["o"] = softmax(z) if self.function(net) == "softmax" else sigm(z)
 
     def backward(self, net: dict, y: np.ndarray, last: dict) -> MapStack:
-        """``e``, ``L``, ``od``, ``dffW``, ``dffb``; returns ``ffW.T @ od`` as the gradient of
-        the last layer's maps (views of one (features, batch) array)."""
-        o, fv, ffW = net["o"], net["fv"], net["ffW"]
+        """``e``, ``L``, ``od``; returns ``ffW.T @ od`` as the gradient of the last layer's maps
+        (views of one (features, batch) array). :meth:`record_delta` ends the pass."""
+        o, ffW = net["o"], net["ffW"]
         batch = o.shape[1]
         net["e"] = o - y
         if self.function(net) == "softmax":  # cross-entropy
@@ -80,17 +80,19 @@ class Output:
             net["L"] = float(0.5 * np.sum(net["e"] ** 2) / batch)
             net["od"] = net["e"] * (o * (1 - o))  # output delta (classes, batch)
         grad = ffW.T @ net["od"]  # (features, batch)
-        net["dffW"] = net["od"] @ fv.T / batch
-        net["dffb"] = net["od"].sum(axis=1, keepdims=True) / batch  # as np.mean, less overhead
         # back into map shape: the inverse of forward's column-major flatten
         maps, (rows, cols, _) = len(last["a"]), last["a"][0].shape
         return MapStack(grad.reshape(maps, cols, rows, batch).transpose(0, 2, 1, 3))
 
     def record_delta(self, net: dict, last: dict) -> None:
         """``fvd``: the last layer's delta ``d`` flattened as ``fv`` is (for a conv layer the
-        toolbox's ``fvd .* (fv .* (1 - fv))``)."""
+        toolbox's ``fvd .* (fv .* (1 - fv))``); then ``dffW``, ``dffb`` (the net's keys in the
+        toolbox's order: ``fvd`` before them)."""
         d = map_array(last["d"])
         net["fvd"] = d.transpose(0, 2, 1, 3).reshape(-1, d.shape[-1])
+        od, batch = net["od"], net["od"].shape[1]
+        net["dffW"] = od @ net["fv"].T / batch
+        net["dffb"] = od.sum(axis=1, keepdims=True) / batch  # as np.mean, less overhead
 
     def summary(self, net: dict, features: int, classes: int) -> tuple:
         """(description, parameters, multiply-adds per sample)."""
