@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .netio import write_atomically
+from .fileutil import write_atomically
 
 #: SHA-256 of each raw (uncompressed) IDX file as published with MNIST.
 SHA256 = {

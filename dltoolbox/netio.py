@@ -13,19 +13,16 @@ import json
 import math
 import os
 import re
-import secrets
 import warnings
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import scipy.io
 
+from .fileutil import PathLike, write_atomically
 from .spec import spec_of_layers
-
-PathLike = str | os.PathLike
 
 #: Top-level numeric fields of the toolbox's net, in the order they are written.
 #: Then the momentum velocities of cnnapplygrads (training state, kept with the parameters).
@@ -47,31 +44,6 @@ _META_KEY = "__dltoolbox__"
 _MATLAB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _SELECTOR = re.compile(r"[A-Za-z]\w*(?:\.[A-Za-z]\w*|\{[1-9]\d*\})*")
 _SELECTOR_STEP = re.compile(r"\.([A-Za-z]\w*)|\{(\d+)\}")
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-def write_atomically(path: PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Call ``write(f)`` on a new temporary file beside ``path``, then rename it onto ``path``.
-
-    A reader never sees a half-written file: until the final ``os.replace`` the old file (if
-    any) stays in place; on any error the temporary file is removed. The file gets the usual
-    permissions (0o666 less the umask).
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 # --------------------------------------------------------------------------- checking a net

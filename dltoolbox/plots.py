@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .cnnff import cnnff
-from .netio import write_atomically
+from .fileutil import write_atomically
 
 
 def require_matplotlib():

@@ -10,7 +10,8 @@ import scipy.io
 from conftest import REFERENCE, need
 
 import dltoolbox as dlt
-from dltoolbox.netio import comparison_table, write_atomically
+from dltoolbox.fileutil import write_atomically
+from dltoolbox.netio import comparison_table
 
 STEP_CASES = ["a_gradcheck_net", "b_mnist50_6c12c", "c_nonsquare_22x18_k3", "d_last_conv",
               "e_scale3", "j_one_map_scale4_to_1x1"]  # fmt: skip
