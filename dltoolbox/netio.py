@@ -22,7 +22,7 @@ import numpy as np
 import scipy.io
 
 from .fileutil import PathLike, write_atomically
-from .spec import spec_of_layers
+from .spec import spec_of
 
 #: Top-level numeric fields of the toolbox's net, in the order they are written.
 #: Then the momentum velocities of cnnapplygrads (training state, kept with the parameters).
@@ -627,11 +627,6 @@ def _as_net(value: Any, which: str) -> dict:
         f"{which}: expected a net dict or a path (.mat, .npz, FILE.mat:VARIABLE), "
         f"got {type(value).__name__}"
     )
-
-
-def spec_of(net: dict) -> str:
-    """The layer spec, as ``i-6c5-2s-12c5-2s`` (see :mod:`dltoolbox.spec`)."""
-    return spec_of_layers(net["layers"])
 
 
 def _flat_fields(net: dict) -> dict[str, tuple[str, list[np.ndarray]]]:
