@@ -195,7 +195,7 @@ def _training_options(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--no-plots", action="store_true", help="write no figures (no matplotlib)")
 
 
-def _add_demo(sub) -> None:
+def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="the toolbox's test_example_CNN (prints test error: 0.1127 after 1 epoch)",
@@ -230,7 +230,7 @@ def _epochs_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_train(sub) -> None:
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a net given as a layer spec on MNIST, test it and save it",
@@ -284,7 +284,7 @@ def _add_train(sub) -> None:
     p.set_defaults(run=_train)
 
 
-def _add_test(sub) -> None:
+def _add_test(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "test",
         help="the MNIST test error of a saved net",
@@ -297,7 +297,7 @@ def _add_test(sub) -> None:
     p.set_defaults(run=_test)
 
 
-def _add_compare(sub) -> None:
+def _add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="per-field differences of two nets (ours beside MATLAB/Octave's)",
@@ -317,7 +317,7 @@ def _add_compare(sub) -> None:
     p.set_defaults(run=_compare)
 
 
-def _add_summary(sub) -> None:
+def _add_summary(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "summary",
         help="per-layer output shapes, parameters, multiply-adds and receptive fields of a spec",
