@@ -15,9 +15,6 @@ from typing import Any
 from ..layers import KINDS
 from ..net import ROLES, Field, top_fields
 
-#: A reader's answer for a field the file does not hold.
-ABSENT = object()
-
 
 @functools.cache
 def _top_table() -> dict[str, Field]:
@@ -81,10 +78,9 @@ def _write_form(form: str, value: Any) -> str | None:
     return None if form == "str" and not isinstance(value, str) else form
 
 
-def in_table_order(d: dict, table: dict[str, Field], first: tuple[str, ...] = ()) -> dict:
-    """``d`` with the keys ``first``, then the table's in its order, then the others as they
-    come."""
-    rank = {key: n for n, key in enumerate((*first, *table))}
+def in_table_order(d: dict, table: dict[str, Field]) -> dict:
+    """``d`` with the table's keys first, in its order, then the others as they come."""
+    rank = {key: n for n, key in enumerate(table)}
     return dict(sorted(d.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 

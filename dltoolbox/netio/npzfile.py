@@ -20,7 +20,7 @@ import numpy as np
 
 from ..fileutil import write_atomically
 from ..net import Field, as_value
-from .fields import ABSENT, checked_net, fields_to_write, in_table_order, table_of, warn_skipped
+from .fields import checked_net, fields_to_write, in_table_order, table_of, warn_skipped
 from .values import grid_value, layer_int, numeric, one_number, scalar_value
 
 NPZ_FORMAT = "dltoolbox-net"
@@ -28,6 +28,8 @@ NPZ_VERSION = 1
 META_KEY = "__dltoolbox__"
 #: The JSON section of each form the description holds (other forms are arrays only).
 SECTIONS = {"int": "ints", "grid": "grids", "maps": "lists", "str": "strings"}
+#: A reader's answer for a field the file does not hold.
+ABSENT = object()
 
 
 @dataclass
