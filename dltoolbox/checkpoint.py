@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .netio import PathLike, net_from_arrays, net_to_arrays, write_atomically
+from .fileutil import PathLike, write_atomically
+from .netio import net_from_arrays, net_to_arrays
 
 _INFO = "checkpoint.info"
 _KEY = "checkpoint.rng_key"

@@ -20,8 +20,11 @@ OPTIMIZER = {
 }
 
 
-def numeric_array(value, name: str, ndims: tuple[int, ...], dtype=np.float64) -> np.ndarray:
-    """``value`` as a ``dtype`` (float64 unless told) array with ndim in ``ndims``, all finite."""
+def numeric_array(
+    value, name: str, ndims: tuple[int, ...] | None, dtype=np.float64, finite: bool = True
+) -> np.ndarray:
+    """``value`` as a ``dtype`` (float64 unless told; None: its own) array with ndim in
+    ``ndims`` (None: any), all finite unless ``finite`` is False."""
     arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
     if (
         arr.dtype == object
@@ -29,11 +32,11 @@ def numeric_array(value, name: str, ndims: tuple[int, ...], dtype=np.float64) ->
         or np.iscomplexobj(arr)
     ):
         raise TypeError(f"{name}: expected a real numeric array, got {_describe(value)}")
-    if arr.ndim not in ndims:
+    if ndims is not None and arr.ndim not in ndims:
         want = " or ".join(f"{n}-D" for n in ndims)
         raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
     arr = np.asarray(arr, dtype=dtype)
-    if not np.all(np.isfinite(arr)):
+    if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: expected finite values, found NaN or Inf")
     return arr
 

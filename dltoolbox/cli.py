@@ -11,7 +11,9 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +21,11 @@ from . import __version__
 from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
-from .cnntrain import cnntrain
+from .cnntrain import OPTIONS, cnntrain
+from .constraints import NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, Constraint, check
 from .datasets import load_mnist
 from .images import run_predict
+from .layers import INPUT
 from .matlab_random import RNG_CHOICES, make_rng
 from .netio import compare_nets, comparison_table, load_net, save_net
 from .spec import parse_spec
@@ -47,27 +51,37 @@ def subset_arg(text: str) -> int | tuple[int, int]:
     return parts[0] if len(parts) == 1 else (parts[0], parts[1])
 
 
-def _positive(kind):
-    def convert(text: str):
+def cli_type(kind: type, constraint: Constraint) -> Callable[[str], Any]:
+    """An argparse ``type=`` for values of ``constraint`` (see :mod:`dltoolbox.constraints`).
+
+    Parameters
+    ----------
+    kind : type
+        ``int`` or ``float``: what parses the text.
+    constraint : Constraint
+        What the value must be, as the API checks it (such as ``cnntrain.OPTIONS["alpha"]``),
+        so that the command line allows exactly what the API allows.
+
+    Returns
+    -------
+    callable
+        Text -> the checked value; else an ``argparse.ArgumentTypeError`` saying ``expected
+        <the constraint>, got <the text>`` (argparse names the option).
+    """
+
+    def convert(text: str) -> Any:
         try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
-        return value
+            return check(kind(text), constraint, text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected {constraint}, got {text!r}") from None
 
     convert.__name__ = kind.__name__
     return convert
 
 
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return int(text)
-
-
-def _progress_option(wanted: bool) -> bool:
+def _progress_bar_if_installed(wanted: bool) -> bool:
+    """Whether cnntrain gets ``progress=True``: ``wanted`` and tqdm installed (else a note
+    says how to install it)."""
     if not wanted:
         return False
     try:
@@ -106,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
         "alpha": args.alpha,
         "batchsize": args.batchsize,
         "numepochs": args.epochs,
-        "progress": _progress_option(not args.no_progress),
+        "progress": _progress_bar_if_installed(not args.no_progress),
     }
     for key in ("momentum", "weight_decay", "lr_decay", "last_batch"):
         if getattr(args, key) is not None:
@@ -205,18 +219,7 @@ def _rng_and_last_batch_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``dltoolbox`` command."""
-    parser = argparse.ArgumentParser(
-        prog="dltoolbox",
-        description="The CNN of DeepLearnToolbox in Python: run the toolbox's MNIST example, "
-        "train and test nets, and compare nets with MATLAB/Octave results.",
-        epilog="Run 'dltoolbox COMMAND --help' for a command's options. Exit status: 0 done, "
-        "1 compare found a difference above --tol, 2 bad usage or input.",
-    )
-    parser.add_argument("--version", action="version", version=f"dltoolbox {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="the toolbox's test_example_CNN (prints test error: 0.1127 after 1 epoch)",
@@ -226,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rand('state', 0) is another stream). Writes cnn.mat (loadable by MATLAB/Octave), rL.png "
         "(the smoothed loss), kernels.png and feature_maps.png into --out.",
     )
-    p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
+    _epochs_option(p)
     _training_options(p, "out/test_example_CNN")
     p.set_defaults(
         run=_train,
@@ -241,6 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
         lr_decay=None,
     )
 
+
+def _epochs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--epochs",
+        type=cli_type(int, OPTIONS["numepochs"]),
+        default=1,
+        metavar="N",
+        help="epochs (default: 1)",
+    )
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train a net given as a layer spec on MNIST, test it and save it",
@@ -258,22 +273,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output", choices=("sigm", "softmax"), default="sigm", help="output function (sigm)"
     )
-    p.add_argument("--momentum", type=float, default=None, help="momentum in [0, 1) (none)")
-    p.add_argument("--weight-decay", type=float, default=None, help="L2 weight decay (none)")
+    for flag, help_text in (
+        ("--momentum", "momentum in [0, 1) (none)"),
+        ("--weight-decay", "L2 weight decay (none)"),
+        ("--lr-decay", "alpha factor per epoch, in (0, 1] (none)"),
+    ):
+        key = flag[2:].replace("-", "_")
+        p.add_argument(flag, type=cli_type(float, OPTIONS[key]), default=None, help=help_text)
     p.add_argument(
-        "--lr-decay", type=float, default=None, help="alpha factor per epoch, in (0, 1] (none)"
+        "--alpha",
+        type=cli_type(float, OPTIONS["alpha"]),
+        default=1.0,
+        help="learning rate (default 1)",
     )
-    p.add_argument("--alpha", type=_positive(float), default=1.0, help="learning rate (default 1)")
     p.add_argument(
         "--batchsize",
-        type=_positive(int),
+        type=cli_type(int, OPTIONS["batchsize"]),
         default=50,
         help="samples per batch; must divide the training set size unless --last-batch is "
         "given (default 50)",
     )
-    p.add_argument("--epochs", type=_count, default=1, metavar="N", help="epochs (default: 1)")
+    _epochs_option(p)
     p.add_argument(
-        "--seed", type=_count, default=0, help="rand('state', SEED) for setup and order (0)"
+        "--seed",
+        type=cli_type(int, NON_NEGATIVE_INT),
+        default=0,
+        help="rand('state', SEED) for setup and order (0)",
     )
     p.add_argument(
         "--dtype",
@@ -284,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(p, "out/train")
     p.set_defaults(run=_train)
 
+
+def _add_test(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "test",
         help="the MNIST test error of a saved net",
@@ -295,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", type=subset_arg, metavar="N", help=_SUBSET_HELP)
     p.set_defaults(run=_test)
 
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="per-field differences of two nets (ours beside MATLAB/Octave's)",
@@ -307,12 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="the reference, in the same forms")
     p.add_argument(
         "--tol",
-        type=_positive(float),
+        type=cli_type(float, POSITIVE_REAL),
         default=DEFAULT_TOL,
         help=f"largest max rel allowed (default {DEFAULT_TOL:g})",
     )
     p.set_defaults(run=_compare)
 
+
+def _add_summary(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "summary",
         help="per-layer output shapes, parameters, multiply-adds and receptive fields of a spec",
@@ -326,11 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", type=_size, default=(28, 28), metavar="ROWSxCOLS", help="map size (28x28)"
     )
     p.add_argument(
-        "--classes", type=_positive(int), default=10, help="number of outputs (default 10)"
+        "--classes",
+        type=cli_type(int, POSITIVE_INT),
+        default=10,
+        help="number of outputs (default 10)",
     )
     p.add_argument(
         "--channels",
-        type=_positive(int),
+        type=cli_type(int, INPUT.optional["channels"][0]),
         default=None,
         help="input channels (default: from the spec's i<channels>, else 1)",
     )
@@ -338,7 +372,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", choices=("sigm", "softmax"), default="sigm", help="output function (sigm)"
     )
     p.set_defaults(run=_summary)
-    _predict_parser(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dltoolbox`` command: one ``_add_<command>`` per
+    subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="dltoolbox",
+        description="The CNN of DeepLearnToolbox in Python: run the toolbox's MNIST example, "
+        "train and test nets, and compare nets with MATLAB/Octave results.",
+        epilog="Run 'dltoolbox COMMAND --help' for a command's options. Exit status: 0 done, "
+        "1 compare found a difference above --tol, 2 bad usage or input.",
+    )
+    parser.add_argument("--version", action="version", version=f"dltoolbox {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_add_demo, _add_train, _add_test, _add_compare, _add_summary, _predict_parser):
+        add(sub)
     return parser
 
 
@@ -358,7 +407,10 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, or folders of them")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument(
-        "--top", type=_positive(int), default=3, help="outputs shown per image (default 3)"
+        "--top",
+        type=cli_type(int, POSITIVE_INT),
+        default=3,
+        help="outputs shown per image (default 3)",
     )
     p.add_argument(
         "--upright",

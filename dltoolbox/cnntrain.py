@@ -31,7 +31,7 @@ from .constraints import (
 from .engines import ENGINES, create
 from .layers import OUTPUT
 from .matlab_random import MatlabRandom
-from .netio import spec_of
+from .spec import spec_of
 
 #: cnntrain's options and their allowed values (see :mod:`dltoolbox.constraints`).
 OPTIONS = {

@@ -38,7 +38,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .netio import write_atomically
+from .constraints import POSITIVE_INT, check
+from .fileutil import write_atomically
 
 #: SHA-256 of each raw (uncompressed) IDX file as published with MNIST.
 SHA256 = {
@@ -175,26 +176,23 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype:
     return dt
 
 
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
 def _subset_counts(subset) -> dict[str, int | None]:
     if subset is None:
         return {"train": None, "test": None}
     if isinstance(subset, (tuple, list)):
         if len(subset) != 2:
             raise ValueError(f"subset: expected an int or a pair (ntrain, ntest), got {subset!r}")
-        counts = {"train": _count(subset[0], "subset[0]"), "test": _count(subset[1], "subset[1]")}
+        counts = {
+            split: check(n, POSITIVE_INT, f"subset[{i}]")
+            for i, (split, n) in enumerate(zip(SPLITS, subset))
+        }
         for split, n in counts.items():
             if n > SPLITS[split][2]:
                 raise ValueError(
                     f"subset: at most {SPLITS[split][2]} {split} samples exist, asked for {n}"
                 )
         return counts
-    n = _count(subset, "subset")
+    n = check(subset, POSITIVE_INT, "subset")
     return {"train": min(n, SPLITS["train"][2]), "test": min(n, SPLITS["test"][2])}
 
 

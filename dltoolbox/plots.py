@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .cnnff import cnnff
+from .fileutil import write_atomically
 from .net import params_of
-from .netio import write_atomically
 
 
 def require_matplotlib():

@@ -74,3 +74,8 @@ def spec_of_layers(layers: list) -> str:
         KINDS[layer["type"]].spec(layer) if layer.get("type") in KINDS else str(layer["type"])
         for layer in layers
     )
+
+
+def spec_of(net: dict) -> str:
+    """The spec of a net's layers, as ``i-6c5-2s-12c5-2s`` (see :func:`spec_of_layers`)."""
+    return spec_of_layers(net["layers"])

@@ -95,7 +95,7 @@ def test_help(capsys):
         ([], "required: COMMAND"),
         (["fly"], "invalid choice: 'fly'"),
         (["train", "--epochs", "-1"], "expected a non-negative integer"),
-        (["train", "--alpha", "0"], "expected a positive float"),
+        (["train", "--alpha", "0"], "expected a positive finite number, got '0'"),
         (["train", "--subset", "1,2,3"], "expected N or NTRAIN,NTEST"),
         (["compare", "a.mat"], "required: B"),
     ],

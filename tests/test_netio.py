@@ -10,7 +10,8 @@ import scipy.io
 from conftest import REFERENCE, need
 
 import dltoolbox as dlt
-from dltoolbox.netio import comparison_table, write_atomically
+from dltoolbox.fileutil import write_atomically
+from dltoolbox.netio import comparison_table
 
 STEP_CASES = ["a_gradcheck_net", "b_mnist50_6c12c", "c_nonsquare_22x18_k3", "d_last_conv",
               "e_scale3", "j_one_map_scale4_to_1x1"]  # fmt: skip
@@ -37,8 +38,9 @@ def make_net(batch: int = 4, dtype=np.float64, trained: bool = True) -> dict:
 def assert_same(got, want, where: str = "net") -> None:
     """Equal values, types, dtypes and shapes, all the way down."""
     if isinstance(want, dict):
-        assert isinstance(got, dict) and list(got) == list(want), f"{where}: keys differ"
-        for key in want:
+        keys = list(want)
+        assert isinstance(got, dict) and list(got) == keys, f"{where}: keys differ"
+        for key in keys:
             assert_same(got[key], want[key], f"{where}[{key!r}]")
     elif isinstance(want, list):
         assert isinstance(got, list) and len(got) == len(want), f"{where}: lists differ"

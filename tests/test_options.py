@@ -723,4 +723,4 @@ def test_train_command_takes_the_options(monkeypatch, tmp_path, capsys):
     assert net["output"] == "softmax" and "vffW" in net
     assert dlt.netio.spec_of(net) == "i-4c5r-2m-8c5t-2s"
     assert main(["train", "4c5-2s", "--momentum", "1.5"] + common) == 2
-    assert 'opts["momentum"]: expected a number in [0, 1), got 1.5' in capsys.readouterr().err
+    assert "--momentum: expected a number in [0, 1), got '1.5'" in capsys.readouterr().err
