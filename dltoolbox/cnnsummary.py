@@ -39,20 +39,21 @@ class Summary:
         return sum(r.macs for r in self.rows)
 
     def __str__(self) -> str:
-        head = (
-            f"{'layer':>6}  {'type':<14} {'output shape':<14} {'params':>9} {'mult-adds':>11}  rf"
-        )
+        kinds = max(14, *(len(r.kind) for r in self.rows))
+        shapes = [" x ".join(str(n) for n in r.shape) for r in self.rows]
+        width = max(14, *map(len, shapes))
+        head = f"{'layer':>6}  {'type':<{kinds}} {'output shape':<{width}} {'params':>9} "
+        head += f"{'mult-adds':>11}  rf"
         lines = [head, "-" * len(head)]
-        for r in self.rows:
-            shape = " x ".join(str(s) for s in r.shape)
+        for r, shape in zip(self.rows, shapes):
             rf = f"{r.receptive_field[0]}x{r.receptive_field[1]}"
             lines.append(
-                f"{r.index!s:>6}  {r.kind:<14} {shape:<14} {r.params:>9,} {r.macs:>11,}  {rf}"
+                f"{r.index!s:>6}  {r.kind:<{kinds}} {shape:<{width}} {r.params:>9,} "
+                f"{r.macs:>11,}  {rf}"
             )
         lines.append("-" * len(head))
-        lines.append(
-            f"{'total':>6}  {'':<14} {'':<14} {self.total_params:>9,} {self.total_macs:>11,}"
-        )
+        total = f"{self.total_params:>9,} {self.total_macs:>11,}"
+        lines.append(f"{'total':>6}  {'':<{kinds}} {'':<{width}} {total}")
         return "\n".join(lines)
 
 
@@ -105,14 +106,20 @@ def cnnsummary(
     sizes = map_sizes(layers, (rows, cols), channels)
     summary = Summary([LayerSummary(0, "input", sizes[0], 0, 0, (1, 1))])
     rf, jump = 1, 1  # receptive field and distance between neighbouring units, in input pixels
+    field = (1, 1)
     for l in range(1, len(layers)):
         kind, params, macs, window, stride = kind_of(layers[l]).summary(
             layers[l], sizes[l - 1], sizes[l]
         )
-        rf += (window - 1) * jump
-        jump *= stride
-        summary.rows.append(LayerSummary(l, kind, sizes[l], params, macs, (rf, rf)))
+        if window is None or field[0] != field[1]:  # the unit sees the whole input
+            field = (max(rf, rows), max(rf, cols))
+        else:
+            rf += (window - 1) * jump
+            jump *= stride
+            field = (rf, rf)
+        summary.rows.append(LayerSummary(l, kind, sizes[l], params, macs, field))
     features = sizes[-1][0] * sizes[-1][1] * sizes[-1][2]
     kind, params, macs = OUTPUT.summary(net, features, classes)
-    summary.rows.append(LayerSummary("output", kind, (classes,), params, macs, (rows, cols)))
+    whole = (max(field[0], rows), max(field[1], cols))  # the output sees the whole input
+    summary.rows.append(LayerSummary("output", kind, (classes,), params, macs, whole))
     return summary
