@@ -11,7 +11,8 @@ MNIST comes from --data, $DLTOOLBOX_DATA, the cache ~/.cache/dltoolbox, a public
 """
 
 import argparse
-import time
+
+from _epochs import train_and_report
 
 import dltoolbox as dlt
 from dltoolbox.cli import subset_arg
@@ -30,28 +31,8 @@ def maxpool_relu_softmax(epochs=5, data=None, subset=None, engine="fast", progre
     cnn = {"layers": parse_spec(SPEC), "output": "softmax", "engine": engine}
     cnn = dlt.cnnsetup(cnn, train_x, train_y, rng)
     print(dlt.cnnsummary(cnn, train_x.shape[:2]))
-    if progress:
-        from tqdm import tqdm  # pip install "dltoolbox[demo]"
-    errors, seconds = [], []
-    state = {"bar": None, "start": time.perf_counter()}
-
-    def after_batch(epoch, batch, numbatches, net):
-        if progress and batch == 0:
-            state["bar"] = tqdm(total=numbatches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch")
-        if state["bar"] is not None:
-            state["bar"].set_postfix_str(f"loss {net['rL'][-1]:.4f}", refresh=False)
-            state["bar"].update(1)
-        if batch + 1 == numbatches:  # end of an epoch: test the net as it is now
-            seconds.append(time.perf_counter() - state["start"])
-            if state["bar"] is not None:
-                state["bar"].close()
-            errors.append(dlt.cnntest(net, test_x, test_y)[0])
-            print(f"epoch {epoch + 1}: test error {errors[-1]:.4f} ({seconds[-1]:.1f} s)")
-            state["start"] = time.perf_counter()
-
-    opts = dict(OPTS, numepochs=epochs, progress=after_batch)
-    dlt.cnntrain(cnn, train_x, train_y, opts, rng)
-    return errors, seconds
+    data = (train_x, train_y, test_x, test_y)
+    return train_and_report(cnn, data, OPTS, rng, epochs, progress)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import NonFiniteLossError, cnntrain
+from .layers.conv import LENET5_C3
 from .matlab_random import MatlabRandom
 from .netio import compare_nets, load_net, save_net
 from .octave_random import OctaveRandom
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientCheckError",
+    "LENET5_C3",
     "MatlabRandom",
     "NonFiniteLossError",
     "OctaveRandom",

@@ -389,8 +389,21 @@ class FastEngine:
         self, d_next: list, k_next: list, geometry: ConvGeometry, size: tuple[int, int]
     ) -> MapStack:
         """d[i] = sum_j convn(d_next[j], rot180(k_next[i][j]), 'full'), for input maps of
-        ``size`` (rows, cols); with padding or a stride: :meth:`_strided_input_grad`.
+        ``size`` (rows, cols): with padding, that of the padded input cut back; with a stride:
+        :meth:`_strided_input_grad`.
 
+        """
+        dn = map_array(d_next)
+        kernels = kernel_array(k_next)
+        if geometry.stride > 1:
+            return self._strided_input_grad(dn, kernels, geometry, size)
+        d = self._full_conv(dn, kernels)  # the padded input's gradient
+        pad, (rows, cols) = geometry.pad, size
+        return MapStack(d[:, pad : pad + rows, pad : pad + cols] if pad else d)
+
+    def _full_conv(self, dn: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+        """``d[i] = sum_j convn(dn[j], rot180(k[i][j]), 'full')`` for ``dn`` (maps_out, rows,
+        cols, batch) and the kernels (maps_in, maps_out, ks, ks).
         Each kernel tap (u, v) adds ``W[v, u] @ D`` at offset (u, v) of the result, where, as
         in :meth:`conv_grads`, D holds ``rb`` rows of ``d_next`` per column (``D[(j, dr), .] =
         d_next[j][rb * r + dr, c, b]``) and ``W[v, u][i, (j, dr)] = rot180(k_next[i][j])[u -
@@ -400,10 +413,6 @@ class FastEngine:
         1`` strided adds place the rows. With numpy's matmul: one product for all taps, then one
         strided add per tap.
         """
-        dn = map_array(d_next)
-        kernels = kernel_array(k_next)
-        if geometry.pad or geometry.stride > 1:
-            return self._strided_input_grad(dn, kernels, geometry, size)
         maps_in, maps_out, ks, _ = kernels.shape
         _, rows, cols, batch = dn.shape
         rb = _row_block(rows, maps_in)
@@ -422,7 +431,7 @@ class FastEngine:
             for v in range(ks):
                 for u in range(taps):
                     d[:, u : u + rows - rb + 1 : rb, v : v + cols] += prods[v, u]
-            return MapStack(d)
+            return d
         step = rows // rb * batch  # columns of D per column c of d_next
         blocks = self.scratch("pool blocks", (maps_out * rb, cols * step), dn.dtype)
         by_rows = dn.reshape(maps_out, rows // rb, rb, cols, batch)
@@ -437,7 +446,7 @@ class FastEngine:
         for u in range(taps):
             placed = d[:, u : u + rows - rb + 1 : rb]  # (maps_in, rows / rb, cols + ks - 1, batch)
             placed += sums[u].transpose(0, 2, 1, 3)
-        return MapStack(d)
+        return d
 
     def _strided_input_grad(
         self, dn: np.ndarray, kernels: np.ndarray, geometry: ConvGeometry, size: tuple

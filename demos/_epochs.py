@@ -1,0 +1,35 @@
+"""What the demos share: training with the test error and the seconds of every epoch."""
+
+from __future__ import annotations
+
+import time
+
+import dltoolbox as dlt
+
+
+def train_and_report(cnn, data, opts, rng, epochs, progress=True):
+    """``cnntrain`` for ``epochs`` epochs on ``data`` (train_x, train_y, test_x, test_y),
+    printing and returning the test error after each epoch and the seconds each epoch's
+    training took (testing not included)."""
+    train_x, train_y, test_x, test_y = data
+    if progress:
+        from tqdm import tqdm  # pip install "dltoolbox[demo]"
+    errors, seconds = [], []
+    state = {"bar": None, "start": time.perf_counter()}
+
+    def after_batch(epoch, batch, numbatches, net):
+        if progress and batch == 0:
+            state["bar"] = tqdm(total=numbatches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch")
+        if state["bar"] is not None:
+            state["bar"].set_postfix_str(f"loss {net['rL'][-1]:.4f}", refresh=False)
+            state["bar"].update(1)
+        if batch + 1 == numbatches:  # end of an epoch: test the net as it is now
+            seconds.append(time.perf_counter() - state["start"])
+            if state["bar"] is not None:
+                state["bar"].close()
+            errors.append(dlt.cnntest(net, test_x, test_y)[0])
+            print(f"epoch {epoch + 1}: test error {errors[-1]:.4f} ({seconds[-1]:.1f} s)")
+            state["start"] = time.perf_counter()
+
+    dlt.cnntrain(cnn, train_x, train_y, dict(opts, numepochs=epochs, progress=after_batch), rng)
+    return errors, seconds
