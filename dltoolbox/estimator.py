@@ -125,8 +125,8 @@ def _check_channels(layers: list, shape: tuple[int, ...]) -> None:
         )
 
 
-def to_maps(X: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """scikit-learn's samples as the toolbox's maps.
+def to_maps(X: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """scikit-learn's samples as the toolbox's maps, of ``dtype``.
 
     Parameters
     ----------
@@ -134,16 +134,19 @@ def to_maps(X: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         A flat sample is the image flattened row by row (C order), channels innermost.
     shape : tuple
         (rows, cols) or (rows, cols, channels).
+    dtype : numpy dtype
+        float64 or float32.
 
     Returns
     -------
     ndarray, shape (rows, cols, n) or (rows, cols, channels, n)
-        Column-major, as :func:`dltoolbox.datasets.load_mnist` gives; a view of ``X`` where
-        ``X`` already is that (``load_mnist``'s ``train_x.transpose(2, 0, 1)``), else a copy.
+        Column-major, as :func:`dltoolbox.datasets.load_mnist` gives: ``X`` itself where it
+        already is that (``load_mnist``'s ``train_x.transpose(2, 0, 1)``), else one copy (two
+        for a flat ``X`` that is not C-contiguous).
     """
     images = X.reshape(X.shape[0], *shape)
     axes = (1, 2, 0) if len(shape) == 2 else (1, 2, 3, 0)
-    return np.asfortranarray(images.transpose(axes))
+    return np.asfortranarray(images.transpose(axes), dtype=dtype)
 
 
 def _rng(random_state):
@@ -239,8 +242,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _validate(self, X, y=None, reset: bool = True):
-        """X (and y) by scikit-learn's rules, X as (n, features) or (n, rows, cols[, ch])."""
-        dtype = _dtype(self.dtype)
+        """X (and y) by scikit-learn's rules, X as (n, features) or (n, rows, cols[, ch]), of
+        the numeric dtype it had (the conversion to ``dtype`` comes with the layout's)."""
         if not hasattr(X, "ndim"):  # lists; arrays, data frames and sparse matrices have it
             X = np.asarray(X)
         if X.ndim > 4:
@@ -250,15 +253,15 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             )
         if X.ndim <= 2:  # flat, sparse (refused), 1-D (refused), data frames
             if reset:
-                return validate_data(self, X, y, reset=True, dtype=dtype)
-            return validate_data(self, X, reset=False, dtype=dtype)
+                return validate_data(self, X, y, reset=True)
+            return validate_data(self, X, reset=False)
         if reset:
-            X, y = check_X_y(X, y, allow_nd=True, dtype=dtype)
+            X, y = check_X_y(X, y, allow_nd=True)
             self.n_features_in_ = math.prod(X.shape[1:])
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             return X, y
-        X = check_array(X, allow_nd=True, dtype=dtype)
+        X = check_array(X, allow_nd=True)
         if X.shape[1:] != self.input_shape_:
             raise ValueError(
                 f"X: expected samples of shape {self.input_shape_} (those fit was given), or "
@@ -281,6 +284,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        dtype = _dtype(self.dtype)
         X, y = self._validate(X, y, reset=True)
         check_classification_targets(y)
         shape = _sample_shape(self.input_shape, X)
@@ -289,7 +293,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         classes, codes = np.unique(y, return_inverse=True)
         batchsize = batch_size(self.batchsize, X.shape[0])
         m = X.shape[0] - X.shape[0] % batchsize
-        x = to_maps(X[:m], shape)
+        x = to_maps(X[:m], shape, dtype)
         targets = np.zeros((len(classes), m), dtype=x.dtype, order="F")
         targets[codes[:m], np.arange(m)] = 1
         opts = {
@@ -314,7 +318,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         """The net's outputs ``o`` (n_classes, n_samples) on X (any layout fit takes)."""
         check_is_fitted(self)
         X = self._validate(X, reset=False)
-        x = to_maps(X, self.input_shape_)
+        x = to_maps(X, self.input_shape_, _dtype(self.dtype))
         parts = []
         for start in range(0, x.shape[-1], PREDICT_CHUNK):
             net = dict(self.net_, layers=[dict(layer) for layer in self.net_["layers"]])
