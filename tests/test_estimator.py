@@ -80,9 +80,9 @@ def assert_same_net(clf: CNNClassifier, want: dict) -> None:
 # image of n_features rows and one column, which 1x1 kernels fit. check_classifiers_train needs
 # a training accuracy above 0.83 on its blobs, check_classifiers_classes every class predicted on
 # 30 samples (one batch each epoch with batchsize=None): 50 (10) epochs give them (scikit-learn
-# 1.3 and 1.9). Two checks skip
-# themselves where their optional parts are absent (pandas; SCIPY_ARRAY_API for the array API
-# check, which passes with SCIPY_ARRAY_API=1 set before scipy is imported).
+# 1.3 and 1.9). Two checks skip themselves where their optional parts are absent (pandas;
+# SCIPY_ARRAY_API for the array API check, which passes with SCIPY_ARRAY_API=1 set before scipy
+# is imported).
 CHECKED = [
     CNNClassifier("i-3c1", numepochs=50, random_state=0),
     CNNClassifier(
