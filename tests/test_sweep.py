@@ -4,6 +4,7 @@ LocalCluster (loopback only, closed at the end)."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 
@@ -44,7 +45,10 @@ def test_dask_scores_equal_the_local_scores(sweep, data):
         assert all(w.startswith("tcp://127.0.0.1:") for w in client.scheduler_info()["workers"])
         with get_task_stream(client) as tasks:
             dask, _ = sweep.dask_sweep(X, y, client, grid=GRID, base=BASE)
-        assert len(tasks.data) >= 4 * 3  # the 12 fits ran on the cluster's workers
+    # the 12 fits ran on the cluster, in tasks of one or more (joblib batches quick calls)
+    calls = [re.search(r"_fit_and_score_(\d+)_calls", str(t["key"])) for t in tasks.data]
+    assert tasks.data and all(calls), [t["key"] for t in tasks.data]
+    assert sum(int(c[1]) for c in calls) == 4 * 3
     scores = sweep.split_scores(serial)
     assert scores.shape == (4, 3) and len(set(scores.ravel())) > 1
     assert np.array_equal(sweep.split_scores(local), scores)
