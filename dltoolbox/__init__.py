@@ -23,6 +23,17 @@ from .util import expand, flipall, rot180, sigm
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``CNNClassifier``, imported on first use: ``import dltoolbox`` never needs scikit-learn
+    (without it, the attribute raises an ImportError saying what to install)."""
+    if name == "CNNClassifier":
+        from .estimator import CNNClassifier
+
+        return CNNClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "GradientCheckError",
     "LENET5_C3",
