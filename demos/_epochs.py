@@ -4,7 +4,28 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 import dltoolbox as dlt
+from dltoolbox.datasets import load_mnist
+from dltoolbox.spec import parse_spec
+
+
+def train_spec(spec, opts, epochs, data=None, subset=None, dtype="float64", progress=True,
+               prepare=None, engine="fast"):  # fmt: skip
+    """MNIST (``data``, ``subset``: see :func:`load_mnist`) in ``dtype``, its images through
+    ``prepare`` when given; the net of ``spec`` with a softmax output set up from
+    rand('state', 0) and trained with ``opts`` for ``epochs`` epochs (its summary printed
+    first); returns the test errors and seconds of :func:`train_and_report`."""
+    train_x, train_y, test_x, test_y = load_mnist(data, dtype=np.dtype(dtype), subset=subset)
+    if prepare is not None:
+        train_x, test_x = prepare(train_x), prepare(test_x)
+    rng = dlt.OctaveRandom(0)  # rand('state', 0)
+    cnn = {"layers": parse_spec(spec), "output": "softmax", "engine": engine}
+    cnn = dlt.cnnsetup(cnn, train_x, train_y, rng)
+    print(dlt.cnnsummary(cnn, train_x.shape[:2]))
+    data = (train_x, train_y, test_x, test_y)
+    return train_and_report(cnn, data, opts, rng, epochs, progress)
 
 
 def train_and_report(cnn, data, opts, rng, epochs, progress=True):

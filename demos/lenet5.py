@@ -23,12 +23,9 @@ Levenberg-Marquardt. It prints the summary, then the test error and seconds of e
 import argparse
 
 import numpy as np
-from _epochs import train_and_report
+from _epochs import train_spec
 
-import dltoolbox as dlt
 from dltoolbox.cli import subset_arg
-from dltoolbox.datasets import load_mnist
-from dltoolbox.spec import parse_spec
 
 SPEC = "i-6c5t-2s-16c5t@lenet5-2s-120c5t-84ft"
 #: The paper's input levels: background (white paper) and ink.
@@ -48,13 +45,7 @@ OPTS = {"alpha": 0.05, "momentum": 0.9, "lr_decay": 0.8, "batchsize": 50}
 def lenet5(epochs=10, data=None, subset=None, dtype="float32", progress=True):
     """Train LeNet-5 for ``epochs`` epochs from rand('state', 0); returns the test error after
     each epoch and the seconds each epoch's training took."""
-    train_x, train_y, test_x, test_y = load_mnist(data, dtype=np.dtype(dtype), subset=subset)
-    train_x, test_x = paper_input(train_x), paper_input(test_x)
-    rng = dlt.OctaveRandom(0)  # rand('state', 0)
-    cnn = dlt.cnnsetup({"layers": parse_spec(SPEC), "output": "softmax"}, train_x, train_y, rng)
-    print(dlt.cnnsummary(cnn, train_x.shape[:2]))
-    data = (train_x, train_y, test_x, test_y)
-    return train_and_report(cnn, data, OPTS, rng, epochs, progress)
+    return train_spec(SPEC, OPTS, epochs, data, subset, dtype, progress, paper_input)
 
 
 if __name__ == "__main__":

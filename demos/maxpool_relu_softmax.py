@@ -12,12 +12,9 @@ MNIST comes from --data, $DLTOOLBOX_DATA, the cache ~/.cache/dltoolbox, a public
 
 import argparse
 
-from _epochs import train_and_report
+from _epochs import train_spec
 
-import dltoolbox as dlt
 from dltoolbox.cli import subset_arg
-from dltoolbox.datasets import load_mnist
-from dltoolbox.spec import parse_spec
 
 SPEC = "i-8c5r-2m-16c5r-2m"
 OPTS = {"alpha": 0.01, "momentum": 0.9, "lr_decay": 0.8, "batchsize": 50}
@@ -26,13 +23,7 @@ OPTS = {"alpha": 0.01, "momentum": 0.9, "lr_decay": 0.8, "batchsize": 50}
 def maxpool_relu_softmax(epochs=5, data=None, subset=None, engine="fast", progress=True):
     """Train for ``epochs`` epochs; returns the test error after each epoch and the seconds
     each epoch's training took (testing not included)."""
-    train_x, train_y, test_x, test_y = load_mnist(data, subset=subset)
-    rng = dlt.OctaveRandom(0)  # rand('state', 0)
-    cnn = {"layers": parse_spec(SPEC), "output": "softmax", "engine": engine}
-    cnn = dlt.cnnsetup(cnn, train_x, train_y, rng)
-    print(dlt.cnnsummary(cnn, train_x.shape[:2]))
-    data = (train_x, train_y, test_x, test_y)
-    return train_and_report(cnn, data, OPTS, rng, epochs, progress)
+    return train_spec(SPEC, OPTS, epochs, data, subset, "float64", progress, engine=engine)
 
 
 if __name__ == "__main__":

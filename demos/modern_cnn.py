@@ -12,13 +12,9 @@ the test error and seconds of each epoch.
 
 import argparse
 
-import numpy as np
-from _epochs import train_and_report
+from _epochs import train_spec
 
-import dltoolbox as dlt
 from dltoolbox.cli import subset_arg
-from dltoolbox.datasets import load_mnist
-from dltoolbox.spec import parse_spec
 
 SPEC = "i-16c3rps-16c3rps-2m-32c3rps-32c3rps-2m-128frd0.5"
 OPTS = {"alpha": 0.01, "momentum": 0.9, "lr_decay": 0.8, "batchsize": 50}
@@ -27,12 +23,7 @@ OPTS = {"alpha": 0.01, "momentum": 0.9, "lr_decay": 0.8, "batchsize": 50}
 def modern_cnn(epochs=10, data=None, subset=None, dtype="float32", progress=True):
     """Train the net for ``epochs`` epochs; returns the test error after each epoch and the
     seconds each epoch's training took."""
-    train_x, train_y, test_x, test_y = load_mnist(data, dtype=np.dtype(dtype), subset=subset)
-    rng = dlt.OctaveRandom(0)  # rand('state', 0)
-    cnn = dlt.cnnsetup({"layers": parse_spec(SPEC), "output": "softmax"}, train_x, train_y, rng)
-    print(dlt.cnnsummary(cnn, train_x.shape[:2]))
-    data = (train_x, train_y, test_x, test_y)
-    return train_and_report(cnn, data, OPTS, rng, epochs, progress)
+    return train_spec(SPEC, OPTS, epochs, data, subset, dtype, progress)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .constraints import NON_NEGATIVE_INT, check
 from .octave_random import OctaveRandom
 
 GENERATORS = ("v5uniform", "twister")
@@ -171,9 +172,8 @@ class MatlabRandom:
         -------
         ndarray of int64, shape (n,)
         """
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n: expected a non-negative integer, got {n!r}")
-        return np.argsort(self._draw(int(n)), kind="stable").astype(np.int64)
+        n = check(n, NON_NEGATIVE_INT, "n")
+        return np.argsort(self._draw(n), kind="stable").astype(np.int64)
 
     def get_state(self) -> tuple:
         """The state, for checkpoints: numpy's MT19937 tuple for ``"twister"``; for

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .constraints import NON_NEGATIVE_INT, check
+
 _UINT32_MAX = 2**32 - 1
 
 
@@ -94,9 +96,7 @@ class OctaveRandom:
         -------
         ndarray of int64, shape (n,)
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n: expected a non-negative integer, got {n!r}")
-        n = int(n)
+        n = check(n, NON_NEGATIVE_INT, "n")
         r = self._stream.random_sample(n)
         k = np.arange(n) + np.floor(r * (n - np.arange(n))).astype(np.int64)
         idx = list(range(n))
