@@ -15,6 +15,17 @@ from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import NonFiniteLossError, cnntrain
+from .errors import (
+    BadFileError,
+    CorruptDataError,
+    DltoolboxError,
+    InputError,
+    InputTypeError,
+    MissingFileError,
+    NetFieldError,
+    NetFileError,
+    PathError,
+)
 from .matlab_random import MatlabRandom
 from .netio import compare_nets, load_net, save_net
 from .octave_random import OctaveRandom
@@ -23,10 +34,19 @@ from .util import expand, flipall, rot180, sigm
 __version__ = "0.1.0"
 
 __all__ = [
+    "BadFileError",
+    "CorruptDataError",
+    "DltoolboxError",
     "GradientCheckError",
+    "InputError",
+    "InputTypeError",
     "MatlabRandom",
+    "MissingFileError",
+    "NetFieldError",
+    "NetFileError",
     "NonFiniteLossError",
     "OctaveRandom",
+    "PathError",
     "cnnapplygrads",
     "cnnbp",
     "cnnff",

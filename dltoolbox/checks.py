@@ -10,6 +10,7 @@ import numpy as np
 from . import net as layout
 from .constraints import POSITIVE_INT, POSITIVE_REAL, Interval, check, validate
 from .constraints import describe as _describe
+from .errors import InputError, InputTypeError
 from .layers import INPUT, KINDS, OUTPUT, hidden_kinds, kind_of
 
 #: The training options beyond the toolbox's (cnnapplygrads, cnntrain).
@@ -31,13 +32,13 @@ def numeric_array(
         or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool)
         or np.iscomplexobj(arr)
     ):
-        raise TypeError(f"{name}: expected a real numeric array, got {_describe(value)}")
+        raise InputTypeError(f"{name}: expected a real numeric array, got {_describe(value)}")
     if ndims is not None and arr.ndim not in ndims:
         want = " or ".join(f"{n}-D" for n in ndims)
-        raise ValueError(f"{name}: expected a {want} array, got shape {arr.shape}")
+        raise InputError(f"{name}: expected a {want} array, got shape {arr.shape}")
     arr = np.asarray(arr, dtype=dtype)
     if finite and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: expected finite values, found NaN or Inf")
+        raise InputError(f"{name}: expected finite values, found NaN or Inf")
     return arr
 
 
@@ -55,14 +56,14 @@ def net_input(x, nchannels: int) -> np.ndarray:
         if np.ndim(x) == 4 and np.shape(x)[2] == 1:
             x = np.asarray(x)[:, :, 0, :]
         elif np.ndim(x) == 4:
-            raise ValueError(
+            raise InputError(
                 f"x: expected (rows, cols, batch) for a one-channel net, got shape {np.shape(x)} "
                 f'(set net["layers"][0]["channels"] or give cnnsetup a 4-D x for more channels)'
             )
         return maps_input(x)
     x = numeric_array(x, "x", (3, 4), layout.dtype_of(x))
     if x.shape[2] != nchannels:
-        raise ValueError(
+        raise InputError(
             f"x: expected (rows, cols, {nchannels}, batch) or one sample (rows, cols, "
             f"{nchannels}) for a net with {nchannels} input channels, got shape {x.shape}"
         )
@@ -73,9 +74,9 @@ def labels(y, batch: int, classes: int | None = None, dtype=np.float64) -> np.nd
     """y as (classes, batch) of ``dtype``, with its column count equal to the batch size."""
     y = numeric_array(y, "y", (2,), dtype)
     if y.shape[1] != batch:
-        raise ValueError(f"y: expected {batch} columns (one per sample of x), got shape {y.shape}")
+        raise InputError(f"y: expected {batch} columns (one per sample of x), got shape {y.shape}")
     if classes is not None and y.shape[0] != classes:
-        raise ValueError(
+        raise InputError(
             f"y: expected {classes} rows (the net's output count, rows of ffW), got shape {y.shape}"
         )
     return y
@@ -95,28 +96,30 @@ def layers(net) -> list:
     """Check ``net["layers"]``: each layer's type and keys (by its kind, see
     :mod:`dltoolbox.layers`), the order the toolbox's cnnbp can handle, and ``net["output"]``."""
     if not isinstance(net, dict):
-        raise TypeError(f"net: expected a dict, got {_describe(net)}")
+        raise InputTypeError(f"net: expected a dict, got {_describe(net)}")
     if "layers" not in net:
-        raise ValueError('net: expected a "layers" key (a list of layer dicts), found none')
+        raise InputError('net: expected a "layers" key (a list of layer dicts), found none')
     lays = net["layers"]
     if not isinstance(lays, (list, tuple)) or not lays:
-        raise TypeError(f'net["layers"]: expected a non-empty list of dicts, got {_describe(lays)}')
+        raise InputTypeError(
+            f'net["layers"]: expected a non-empty list of dicts, got {_describe(lays)}'
+        )
     names = [repr(kind.type) for kind in hidden_kinds()]
     hidden = ", ".join(names[:-1]) + f" or {names[-1]}"
     for l, layer in enumerate(lays):
         where = f'net["layers"][{l}]'
         if not isinstance(layer, dict):
-            raise TypeError(f"{where}: expected a dict, got {_describe(layer)}")
+            raise InputTypeError(f"{where}: expected a dict, got {_describe(layer)}")
         if "type" not in layer:
-            raise ValueError(f'{where}: missing key "type"')
+            raise InputError(f'{where}: missing key "type"')
         kind = layer["type"]
         if l == 0 and kind != INPUT.type:
-            raise ValueError(f"{where}: the first layer must have type 'i', got {kind!r}")
+            raise InputError(f"{where}: the first layer must have type 'i', got {kind!r}")
         if l > 0 and (not isinstance(kind, str) or kind not in KINDS or kind == INPUT.type):
-            raise ValueError(f"{where}: expected type {hidden}, got {kind!r}")
+            raise InputError(f"{where}: expected type {hidden}, got {kind!r}")
         kind_of(layer).check(layer, where)
         if l > 0 and kind_of(lays[l - 1]).flat and not kind_of(layer).flat:
-            raise ValueError(
+            raise InputError(
                 f"{where}: a {kind_of(layer).name} layer ({kind!r}) after a "
                 f"{kind_of(lays[l - 1]).name} layer ({lays[l - 1]['type']!r}): expected the "
                 "'f' layers after every layer of maps, just before the output"
@@ -138,11 +141,11 @@ def require_setup(net) -> None:
     """The net has been through cnnsetup."""
     layers(net)
     if not OUTPUT.is_set_up(net):
-        raise ValueError("net: not set up (no ffW/ffb); call cnnsetup(net, x, y) first")
+        raise InputError("net: not set up (no ffW/ffb); call cnnsetup(net, x, y) first")
 
 
 def require_keys(net, keys: tuple[str, ...], call: str, before: str) -> None:
     """The net holds ``keys``, which ``before`` sets; else an error saying to call it first."""
     missing = [k for k in keys if k not in net]
     if missing:
-        raise ValueError(f"net: {call} needs {missing} from {before}; call {before} first")
+        raise InputError(f"net: {call} needs {missing} from {before}; call {before} first")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
+from .errors import InputError
 from .net import Field, KernelStack, as_array, as_value, kernel_array, params_of
 
 
@@ -40,7 +41,7 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
     checks.require_setup(net)
     checks.require_keys(net, ("dffW", "dffb"), "cnnapplygrads", "cnnbp")
     if not isinstance(opts, dict) or "alpha" not in opts:
-        raise ValueError(f'opts: expected a dict with key "alpha", got {opts!r}')
+        raise InputError(f'opts: expected a dict with key "alpha", got {opts!r}')
     alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
     extra = checks.optimizer(opts)
     return update(net, alpha, extra.get("momentum", 0.0), extra.get("weight_decay", 0.0))

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import checks
 from .engines import Engine, create
+from .errors import InputError
 from .layers import INPUT, OUTPUT, kind_of
 from .net import channels, map_sizes
 
@@ -50,7 +51,7 @@ def prepare(net: dict, x: np.ndarray) -> np.ndarray:
     x = checks.net_input(x, nchannels)
     maps, rows, cols = map_sizes(net["layers"], x.shape[:2], nchannels)[-1]
     if maps * rows * cols != OUTPUT.features(net):
-        raise ValueError(
+        raise InputError(
             f"x: maps of size {x.shape[:2]} give {maps * rows * cols} features, but ffW "
             f"expects {OUTPUT.features(net)}: x does not match the size the net was set up for"
         )

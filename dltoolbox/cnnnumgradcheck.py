@@ -8,11 +8,12 @@ import numpy as np
 from . import checks
 from .cnnbp import cnnbp
 from .cnnff import cnnff
+from .errors import DltoolboxError
 from .layers import OUTPUT, kind_of
 from .net import as_array, as_value, field_of
 
 
-class GradientCheckError(AssertionError):
+class GradientCheckError(DltoolboxError, AssertionError):
     """A back-propagated gradient differs from its numerical estimate by more than the tolerance."""
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import checks
 from .cnnff import cnnff
+from .errors import InputError
 from .layers import INPUT, OUTPUT
 from .net import channels, map_sizes
 
@@ -72,7 +73,7 @@ def net_input_size(net: dict) -> tuple[int, int]:
             if maps * rows * cols == features:
                 return side, side
             break
-    raise ValueError(
+    raise InputError(
         f"net: its {features} features (ffW) come from no square input size through its "
         "layers; give the input size (rows, cols) explicitly"
     )

@@ -29,6 +29,7 @@ from .constraints import (
     validate,
 )
 from .engines import ENGINES, create
+from .errors import DltoolboxError, InputError, InputTypeError
 from .layers import OUTPUT
 from .matlab_random import MatlabRandom
 from .spec import spec_of
@@ -51,7 +52,7 @@ OPTIONS = {
 REQUIRED = ("alpha", "batchsize", "numepochs")
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(DltoolboxError, FloatingPointError):
     """The loss ``L`` of a batch was NaN or Inf: training diverged.
 
     Attributes ``epoch`` and ``batch`` are 0-based; the message counts from 1. The net is left as
@@ -122,12 +123,12 @@ def _resume(net: dict, path, run: dict, numepochs: int, rng) -> int:
     """Load the checkpoint into ``net`` and ``rng``; returns the epochs it had finished."""
     saved, epochs_done, state, saved_run = load_checkpoint(path)
     if saved_run != run:
-        raise ValueError(
+        raise InputError(
             f'opts["checkpoint"]: {path} was saved by another run ({saved_run}); this run is '
             f"{run}. Remove it or set opts['resume'] to False to start afresh"
         )
     if epochs_done > numepochs:
-        raise ValueError(
+        raise InputError(
             f'opts["numepochs"]: the checkpoint {path} has already done {epochs_done} epochs, '
             f"more than the {numepochs} asked for"
         )
@@ -142,27 +143,27 @@ def _settings(opts: dict, m: int) -> dict:
     """``opts`` checked against :data:`OPTIONS` (an unknown key is an error), with the
     defaults of the optional ones that cnntrain reads."""
     if not isinstance(opts, dict):
-        raise TypeError(f"opts: expected a dict, got {type(opts).__name__}")
+        raise InputTypeError(f"opts: expected a dict, got {type(opts).__name__}")
     for key in REQUIRED:
         if key not in opts:
-            raise ValueError(
+            raise InputError(
                 f"opts: missing key {key!r} (cnntrain needs alpha, batchsize, numepochs)"
             )
     settings = validate(opts, OPTIONS, lambda key: f'opts["{key}"]')
     batchsize, last_batch = settings["batchsize"], settings.get("last_batch")
     if last_batch is None and m % batchsize:
-        raise ValueError(
+        raise InputError(
             f'opts["batchsize"]: expected a divisor of the sample count {m} '
             f'(numbatches not integer), got {batchsize}; or set opts["last_batch"] to '
             '"drop" or "keep"'
         )
     if last_batch == "drop" and batchsize > m:
-        raise ValueError(
+        raise InputError(
             f'opts["batchsize"]: {batchsize} is more than the {m} samples, so opts["last_batch"] '
             '"drop" leaves no batch: expected at most the sample count'
         )
     if settings.get("resume") and settings.get("checkpoint") is None:
-        raise ValueError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
+        raise InputError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
     numbatches = -(-m // batchsize) if last_batch == "keep" else m // batchsize
     defaults = {"checkpoint": None, "resume": False, "progress": None, "last_batch": None}
     return {**defaults, **settings, "numbatches": numbatches}

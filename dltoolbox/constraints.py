@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
+
 
 def describe(value: Any) -> str:
     """A short description of ``value`` for an error message."""
@@ -60,9 +62,9 @@ class Interval:
     def convert(self, value: Any, name: str) -> int | float:
         if not _is_real(value):
             kind = str(self) if self.integer or str(self).startswith("a positive") else "a number"
-            raise TypeError(f"{name}: expected {kind}, got {describe(value)}")
+            raise InputTypeError(f"{name}: expected {kind}, got {describe(value)}")
         if not self.contains(value) or (self.integer and value != int(value)):
-            raise ValueError(f"{name}: expected {self}, got {value!r}")
+            raise InputError(f"{name}: expected {self}, got {value!r}")
         return int(value) if self.integer else float(value)
 
     def contains(self, value: float) -> bool:
@@ -84,7 +86,7 @@ class Options:
 
     def convert(self, value: Any, name: str) -> Any:
         if not any(value is v or (type(value) is type(v) and value == v) for v in self.values):
-            raise ValueError(f"{name}: expected {self}, got {value!r}")
+            raise InputError(f"{name}: expected {self}, got {value!r}")
         return value
 
 
@@ -100,7 +102,7 @@ class Instance:
 
     def convert(self, value: Any, name: str) -> Any:
         if not self.test(value):
-            raise TypeError(f"{name}: expected {self.what}, got {describe(value)}")
+            raise InputTypeError(f"{name}: expected {self.what}, got {describe(value)}")
         return value
 
 
@@ -126,7 +128,7 @@ def check(value: Any, constraint: Constraint, name: str) -> Any:
         except (TypeError, ValueError):
             continue
     wanted = ", ".join(str(c) for c in constraint[:-1]) + f" or {constraint[-1]}"
-    raise TypeError(f"{name}: expected {wanted}, got {describe(value)}")
+    raise InputTypeError(f"{name}: expected {wanted}, got {describe(value)}")
 
 
 def validate(
@@ -150,9 +152,9 @@ def validate(
         if key not in table:
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ValueError(f"{name(key)}: unknown key{hint}; expected one of {known}")
+            raise InputError(f"{name(key)}: unknown key{hint}; expected one of {known}")
         out[key] = check(given[key], table[key], name(key))
     missing = [key for key in required if key not in given]
     if missing:
-        raise ValueError(f"{name(missing[0])}: missing; needed are {list(required)}")
+        raise InputError(f"{name(missing[0])}: missing; needed are {list(required)}")
     return out

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
+
 _UINT32_MAX = 2**32 - 1
 
 
@@ -46,11 +48,11 @@ class OctaveRandom:
     def __init__(self, seed: Any = 0) -> None:
         values = np.asarray(seed)
         if values.size == 0 or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
-            raise TypeError(
+            raise InputTypeError(
                 f"seed: expected a number or a non-empty array of numbers, got {seed!r}"
             )
         if np.iscomplexobj(values):
-            raise TypeError(f"seed: expected real numbers, got complex {seed!r}")
+            raise InputTypeError(f"seed: expected real numbers, got complex {seed!r}")
         self.key = [_key_word(float(v)) for v in values.ravel(order="F")]
         # A list (not an int or an array) makes numpy use init_by_array, as Octave does.
         self._stream = np.random.RandomState(self.key)
@@ -75,7 +77,7 @@ class OctaveRandom:
             return float(self._stream.random_sample())
         for d in dims:
             if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0:
-                raise ValueError(f"dims: expected non-negative integers, got {dims!r}")
+                raise InputError(f"dims: expected non-negative integers, got {dims!r}")
         shape = (dims[0], dims[0]) if len(dims) == 1 else tuple(int(d) for d in dims)
         count = math.prod(shape)
         return self._stream.random_sample(count).reshape(shape, order="F")
@@ -95,7 +97,7 @@ class OctaveRandom:
         ndarray of int64, shape (n,)
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n: expected a non-negative integer, got {n!r}")
+            raise InputError(f"n: expected a non-negative integer, got {n!r}")
         n = int(n)
         r = self._stream.random_sample(n)
         k = np.arange(n) + np.floor(r * (n - np.arange(n))).astype(np.int64)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..constraints import Constraint, validate
+from ..errors import InputError, InputTypeError
 from ..net import Field, flatten, unflatten
 
 #: The fields of every layer whose output is maps.
@@ -60,7 +61,7 @@ class LayerKind:
         stored = tuple(f.name for f in self.fields if f.name not in table)
         for key in self.required:
             if key not in layer:
-                raise ValueError(f"{where}: a {self.type!r} layer needs key {key!r}, missing")
+                raise InputError(f"{where}: a {self.type!r} layer needs key {key!r}, missing")
         validate(layer, table, lambda key: f'{where}["{key}"]', ignore=stored)
 
     def get(self, layer: dict, key: str) -> Any:
@@ -74,7 +75,7 @@ class LayerKind:
 
     def channels(self, layer: dict) -> int:
         """The input channels (only the input kind has any)."""
-        raise TypeError(f"a {self.name} layer is not an input layer")
+        raise InputTypeError(f"a {self.name} layer is not an input layer")
 
     def out_shape(self, layer: dict, shape: tuple[int, int, int], l: int) -> tuple:
         """(maps, rows, cols) of the output for an input of ``shape``; errors name the layer

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import InputError, InputTypeError
 from ..layers import KINDS
 from ..net import ROLES, Field, top_fields
 
@@ -96,11 +97,11 @@ def warn_skipped(names: list[str], action: str) -> None:
 def checked_net(net: Any) -> dict:
     """``net`` if it is a dict whose layers are dicts with a str ``type``; else an error."""
     if not isinstance(net, dict):
-        raise TypeError(f"net: expected a dict (a dltoolbox net), got {type(net).__name__}")
+        raise InputTypeError(f"net: expected a dict (a dltoolbox net), got {type(net).__name__}")
     layers = net.get("layers")
     if not isinstance(layers, (list, tuple)) or not layers:
-        raise ValueError('net["layers"]: expected a non-empty list of layer dicts')
+        raise InputError('net["layers"]: expected a non-empty list of layer dicts')
     for l, layer in enumerate(layers):
         if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
-            raise TypeError(f'net["layers"][{l}]: expected a dict with a str "type"')
+            raise InputTypeError(f'net["layers"][{l}]: expected a dict with a str "type"')
     return net
