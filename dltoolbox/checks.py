@@ -10,7 +10,7 @@ import numpy as np
 from . import net as layout
 from .constraints import POSITIVE_INT, POSITIVE_REAL, Interval, check, validate
 from .constraints import describe as _describe
-from .errors import InputError, InputTypeError
+from .errors import InputError, InputTypeError, NetFieldError
 from .layers import INPUT, KINDS, OUTPUT, hidden_kinds, kind_of
 
 #: The training options beyond the toolbox's (cnnapplygrads, cnntrain).
@@ -45,7 +45,13 @@ def numeric_array(
 def maps_input(x) -> np.ndarray:
     """x as (rows, cols, batch), float32 if x is float32, else float64; a 2-D x is one sample."""
     x = numeric_array(x, "x", (2, 3), layout.dtype_of(x))
-    return x[:, :, None] if x.ndim == 2 else x
+    return _some_samples(x[:, :, None] if x.ndim == 2 else x)
+
+
+def _some_samples(x: np.ndarray) -> np.ndarray:
+    if x.shape[-1] == 0:
+        raise InputError(f"x: expected at least one sample, got shape {x.shape} (an empty batch)")
+    return x
 
 
 def net_input(x, nchannels: int) -> np.ndarray:
@@ -67,12 +73,14 @@ def net_input(x, nchannels: int) -> np.ndarray:
             f"x: expected (rows, cols, {nchannels}, batch) or one sample (rows, cols, "
             f"{nchannels}) for a net with {nchannels} input channels, got shape {x.shape}"
         )
-    return x[..., None] if x.ndim == 3 else x
+    return _some_samples(x[..., None] if x.ndim == 3 else x)
 
 
 def labels(y, batch: int, classes: int | None = None, dtype=np.float64) -> np.ndarray:
     """y as (classes, batch) of ``dtype``, with its column count equal to the batch size."""
     y = numeric_array(y, "y", (2,), dtype)
+    if y.shape[0] == 0:
+        raise InputError(f"y: expected at least one row (one per class), got shape {y.shape}")
     if y.shape[1] != batch:
         raise InputError(f"y: expected {batch} columns (one per sample of x), got shape {y.shape}")
     if classes is not None and y.shape[0] != classes:
@@ -142,6 +150,22 @@ def require_setup(net) -> None:
     layers(net)
     if not OUTPUT.is_set_up(net):
         raise InputError("net: not set up (no ffW/ffb); call cnnsetup(net, x, y) first")
+
+
+def last_pass_sizes(net: dict, call: str) -> tuple[list, int]:
+    """(map sizes, batch) of the last cnnff of a set-up net, from its input maps
+    ``net["layers"][0]["a"]``, which ``call`` (cnnbp, cnnapplygrads) needs."""
+    maps = net["layers"][0].get("a")
+    if maps is None:
+        raise InputError(f'net: {call} needs net["layers"][0]["a"] from cnnff; call cnnff first')
+    first = maps[0] if isinstance(maps, (list, tuple)) and maps else None
+    if not (isinstance(first, np.ndarray) and first.ndim == 3):
+        raise NetFieldError(
+            'net["layers"][0]["a"]',
+            f"expected a list of (rows, cols, batch) maps, got {maps!r:.80}",
+        )
+    rows, cols, batch = first.shape
+    return layout.map_sizes(net["layers"], (rows, cols), layout.channels(net)), batch
 
 
 def require_keys(net, keys: tuple[str, ...], call: str, before: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from . import checks, netcheck
 from .errors import InputError
 from .net import Field, KernelStack, as_array, as_value, kernel_array, params_of
 
@@ -44,6 +44,8 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
         raise InputError(f'opts: expected a dict with key "alpha", got {opts!r}')
     alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
     extra = checks.optimizer(opts)
+    sizes, _ = checks.last_pass_sizes(net, "cnnapplygrads")
+    netcheck.check_params(net, sizes, 'net["layers"][0]["a"]', grads=True)
     return update(net, alpha, extra.get("momentum", 0.0), extra.get("weight_decay", 0.0))
 
 

@@ -30,7 +30,8 @@ def describe(value: Any) -> str:
     """A short description of ``value`` for an error message."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    return f"{type(value).__name__} {value!r}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:56] + ' ...'}"
 
 
 def _is_real(value: Any) -> bool:

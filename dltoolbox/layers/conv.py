@@ -157,6 +157,13 @@ class Conv(LayerKind):
         layer["k"] = KernelStack(k)
         layer["b"] = [0.0] * maps
 
+    def param_shapes(self, layer: dict, shape_in: tuple[int, int, int]) -> dict[str, tuple]:
+        maps, ks = self.get(layer, "outputmaps"), self.get(layer, "kernelsize")
+        return {
+            "k": ((shape_in[0], maps, ks, ks), "maps below x outputmaps, kernelsize"),
+            "b": ((maps,), "biases (outputmaps)"),
+        }
+
     def _table(self, layer: dict, inmaps: int) -> np.ndarray:
         table = layer.get("connections")
         return np.ones((inmaps, self.get(layer, "outputmaps")), bool) if table is None else table
