@@ -9,6 +9,7 @@ from .errors import InputError
 from .layers import INPUT, OUTPUT, kind_of
 from .net import channels as net_channels
 from .net import map_sizes
+from .netcheck import output_classes
 
 
 @dataclass
@@ -98,7 +99,7 @@ def cnnsummary(
     if classes is None:
         if not OUTPUT.is_set_up(net):
             raise InputError("classes: required for a net that has not been through cnnsetup")
-        classes = OUTPUT.classes(net)
+        classes = output_classes(net)
     classes = checks.positive_int(classes, "classes")
     if channels is None:
         channels = net_channels(net)

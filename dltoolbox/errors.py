@@ -49,11 +49,12 @@ class NetFieldError(InputError):
 
 
 class BadFileError(InputError):
-    """A file whose content cannot be used (damaged, truncated, foreign); ``path`` names it."""
+    """A file whose content cannot be used (damaged, truncated, foreign); ``path`` names it,
+    and the message starts with it (``problem`` is prefixed by it unless it already is)."""
 
     def __init__(self, path: os.PathLike | str, problem: str) -> None:
         self.path = os.fspath(path)
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(problem if problem.startswith(self.path) else f"{self.path}: {problem}")
 
 
 class NetFileError(BadFileError):

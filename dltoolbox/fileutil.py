@@ -80,12 +80,33 @@ def check_writable(path: PathLike, name: str) -> Path:
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         raise PathError(f"{name}: cannot write {str(path)!r}: its folder {str(folder)!r} {what}")
+    _probe(target, path, name)
+    return path
+
+
+def _probe(target: Path, path: PathLike, name: str) -> None:
+    """Create and remove a temporary file beside ``target``; errors name ``name`` and ``path``."""
     probe = _temp_beside(target)
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.unlink(probe)
     except OSError as err:
         raise _cannot_write(path, err, name) from None
+
+
+def check_folder(path: PathLike, name: str) -> Path:
+    """``path`` as a Path if files can be written into it: it is a folder, or its nearest
+    existing ancestor is one (the rest can be made), that takes a new file (tried with a
+    temporary file, removed at once); nothing is created. Else a PathError naming ``name``."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PathError(
+            f"{name}: cannot write into {str(path)!r}: {str(existing)!r} is not a folder"
+        )
+    _probe(existing / "probe", path, name)
     return path
 
 

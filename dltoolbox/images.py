@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from . import checks
+from . import checks, netcheck
 from .cnnpredict import cnnpredict, net_input_size
 from .errors import InputError, MissingFileError
-from .layers import OUTPUT
 from .net import channels as channels_of
 from .net import map_sizes
 from .netio import load_net
@@ -188,14 +187,10 @@ def input_size(net: dict, size: tuple[int, int] | None = None) -> tuple[int, int
         return net_input_size(net)
     rows, cols = (checks.positive_int(n, "size") for n in size)
     try:
-        maps, r, c = map_sizes(net["layers"], (rows, cols), channels_of(net))[-1]
+        sizes = map_sizes(net["layers"], (rows, cols), channels_of(net))
     except ValueError as exc:
         raise InputError(f"size {rows}x{cols}: does not fit the net's layers ({exc})") from None
-    if maps * r * c != OUTPUT.features(net):
-        raise InputError(
-            f"size {rows}x{cols}: gives {maps * r * c} features, but the net's ffW takes "
-            f"{OUTPUT.features(net)}: the net was set up for another input size"
-        )
+    netcheck.check_params(net, sizes, f"size {rows}x{cols}", finite=False)
     return rows, cols
 
 

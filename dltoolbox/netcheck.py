@@ -25,7 +25,16 @@ import numpy as np
 from .constraints import describe
 from .errors import InputError, NetFieldError
 from .layers import OUTPUT, kind_of
-from .net import Field, field_of, kernel_array, kernel_stack_of, stack_of
+from .net import (
+    Field,
+    as_array,
+    field_of,
+    kernel_array,
+    kernel_stack_of,
+    layer_fields,
+    stack_of,
+    top_fields,
+)
 
 #: The dtypes a net's numbers may have.
 FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
@@ -120,19 +129,41 @@ def _check_value(field: Field, value: Any, shape: tuple, words: str, at: str, fi
     arr = _FORMS[field.form](value, shape, words, at)
     if arr.dtype not in FLOATS:
         raise NetFieldError(at, f"expected float64 or float32 numbers, got dtype {arr.dtype}")
-    if finite and not np.isfinite(arr).all():
-        bad = ~np.isfinite(arr)
-        first = [int(i) for i in np.unravel_index(int(np.argmax(bad)), arr.shape)]
-        if field.form == "grid":  # k[i][j][u, v]
-            first = [first[0]], [first[1]], first[2:]
-        else:
-            first = (first,)
-        index = "".join(f"[{', '.join(map(str, part))}]" for part in first)
-        raise NetFieldError(
-            at,
-            f"expected finite numbers, found {np.count_nonzero(bad)} NaN or Inf (the first at "
-            f"{index}): a diverged or damaged net",
-        )
+    if finite:
+        require_finite(field, arr, at)
+
+
+def require_finite(field: Field, arr: np.ndarray, at: str, hint: str = "") -> None:
+    """No NaN or Inf in ``arr``, the numbers of ``field`` (named ``at``); else a NetFieldError
+    saying how many and where the first is, then ``hint``."""
+    if np.isfinite(arr).all():
+        return
+    bad = ~np.isfinite(arr)
+    first = [int(i) for i in np.unravel_index(int(np.argmax(bad)), arr.shape)]
+    parts = ([first[0]], [first[1]], first[2:]) if field.form == "grid" else (first,)
+    index = "".join(f"[{', '.join(map(str, part))}]" for part in parts)
+    raise NetFieldError(
+        at,
+        f"expected finite numbers, found {np.count_nonzero(bad)} NaN or Inf (the first at "
+        f"{index}): a diverged or damaged net{hint}",
+    )
+
+
+def check_finite(net: dict, hint: str = "") -> None:
+    """Every parameter and velocity of ``net`` (a dict with a list of layer dicts) is finite;
+    a value that is not numbers of its form is left to the caller's own checks."""
+    owners = [
+        (layer, layer.get("type"), f'net["layers"][{l}]') for l, layer in enumerate(net["layers"])
+    ]
+    for owner, kind, where in [*owners, (net, None, "net")]:
+        for field in layer_fields(kind) if kind is not None else top_fields():
+            if field.role not in ("param", "velocity") or field.name not in owner:
+                continue
+            try:
+                arr = np.asarray(as_array(field, owner[field.name]), dtype=np.float64)
+            except (TypeError, ValueError):
+                continue
+            require_finite(field, arr, f'{where}["{field.name}"]', hint)
 
 
 def _array(value: Any, shape: tuple, words: str, at: str) -> np.ndarray:

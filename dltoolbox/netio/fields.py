@@ -7,12 +7,13 @@ written in), :func:`in_table_order` the key order of a dict read back.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import InputError, InputTypeError
+from ..errors import DltoolboxError, InputError, InputTypeError, NetFieldError
 from ..layers import KINDS
 from ..net import ROLES, Field, top_fields
 
@@ -83,6 +84,18 @@ def in_table_order(d: dict, table: dict[str, Field]) -> dict:
     """``d`` with the table's keys first, in its order, then the others as they come."""
     rank = {key: n for n, key in enumerate(table)}
     return dict(sorted(d.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+@contextlib.contextmanager
+def writing(at: str, form: str) -> Iterator[None]:
+    """Around the writing of the field ``at`` of ``form``: a value of another form (a kernel
+    grid that is not a list of lists, ...) is a NetFieldError naming it."""
+    try:
+        yield
+    except DltoolboxError:
+        raise
+    except (TypeError, ValueError, AttributeError, IndexError) as err:
+        raise NetFieldError(at, f"cannot be written as a {form!r} field ({err})") from None
 
 
 def warn_skipped(names: list[str], action: str) -> None:
