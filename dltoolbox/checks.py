@@ -19,6 +19,9 @@ OPTIMIZER = {
     "weight_decay": Interval(0, math.inf, "left"),
     "lr_decay": Interval(0, 1, "right"),
 }
+#: The keys of cnntrain's opts that a single step (cnnapplygrads) does not read.
+TRAINING_ONLY = ("batchsize", "numepochs", "progress", "checkpoint", "resume", "engine")
+TRAINING_ONLY += ("last_batch",)
 
 
 def numeric_array(
@@ -139,10 +142,13 @@ def layers(net) -> list:
 
 
 def optimizer(opts: dict) -> dict:
-    """The training options beyond the toolbox's, checked: ``{"momentum": float in [0, 1),
-    "weight_decay": float >= 0, "lr_decay": float in (0, 1]}``, only those ``opts`` has."""
-    given = {key: opts[key] for key in OPTIMIZER if key in opts}
-    return validate(given, OPTIMIZER, lambda key: f'opts["{key}"]')
+    """The options of one step (cnnapplygrads), checked: ``{"alpha": float > 0, "momentum":
+    float in [0, 1), "weight_decay": float >= 0, "lr_decay": float in (0, 1]}``, those ``opts``
+    has. The keys only cnntrain reads (:data:`TRAINING_ONLY`) are let through, as the toolbox
+    hands cnntrain's opts to cnnapplygrads; any other key (a typo) is an error."""
+    table = {"alpha": POSITIVE_REAL, **OPTIMIZER}
+    name = lambda key: f'opts["{key}"]'  # noqa: E731
+    return validate(opts, table, name, required=("alpha",), ignore=TRAINING_ONLY)
 
 
 def require_setup(net) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -20,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .cnnff import prepare
 from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import OPTIONS, NonFiniteLossError, cnntrain
 from .constraints import NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, Constraint, check
-from .datasets import load_mnist
+from .datasets import SIDE, load_mnist
 from .errors import DltoolboxError, InputError
 from .fileutil import check_folder
 from .images import run_predict
@@ -133,6 +135,8 @@ def _train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         net = cnntrain(net, train_x, train_y, opts, rng)
+    except InputError as exc:  # an option's message, in the command line's words
+        raise InputError(re.sub(r'opts\["(\w+)"\]', _flag, str(exc))) from None
     except NonFiniteLossError as exc:
         raise InputError(
             f"training diverged: the loss became {exc.loss} at epoch {exc.epoch + 1}, batch "
@@ -158,8 +162,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flag(match: re.Match) -> str:
+    """The command-line flag of cnntrain's ``opts[KEY]``."""
+    key = {"numepochs": "epochs"}.get(match[1], match[1])
+    return "--" + key.replace("_", "-")
+
+
 def _test(args: argparse.Namespace) -> int:
     net = load_net(args.net)
+    prepare(net, np.zeros((SIDE, SIDE, 1)))  # the net fits MNIST: known before loading it
     _, _, test_x, test_y = load_mnist(args.data, subset=args.subset)
     er, bad = cnntest(net, test_x, test_y)
     print(f"test error: {er:.4f}")

@@ -33,6 +33,9 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
           :func:`dltoolbox.save_net` and in cnntrain checkpoints, so a resumed run goes on
           exactly.
 
+        The other keys of cnntrain's opts (``batchsize``, ``numepochs``, ...) are let through,
+        as the toolbox passes them; any other key is an error naming it.
+
     Returns
     -------
     net : dict
@@ -42,11 +45,11 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
     checks.require_keys(net, ("dffW", "dffb"), "cnnapplygrads", "cnnbp")
     if not isinstance(opts, dict) or "alpha" not in opts:
         raise InputError(f'opts: expected a dict with key "alpha", got {opts!r}')
-    alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
     extra = checks.optimizer(opts)
     sizes, _ = checks.last_pass_sizes(net, "cnnapplygrads")
     netcheck.check_params(net, sizes, 'net["layers"][0]["a"]', grads=True)
-    return update(net, alpha, extra.get("momentum", 0.0), extra.get("weight_decay", 0.0))
+    momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
+    return update(net, extra["alpha"], momentum, decay)
 
 
 def update(net: dict, alpha: float, momentum: float = 0.0, weight_decay: float = 0.0) -> dict:

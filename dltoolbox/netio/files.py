@@ -152,6 +152,8 @@ def load_net(path: PathLike, name: str | None = None) -> dict:
         if selector is not None and selector != name:
             raise InputError(f"name: {name!r} conflicts with the variable in path {str(path)!r}")
         selector = name
+    if file.is_dir():
+        raise PathError(f"path: {str(file)!r} is a folder, expected a .mat or .npz file")
     if not file.is_file():
         raise MissingFileError(f"path: no such file {str(file)!r}")
     kind = _sniff(file)
