@@ -10,6 +10,7 @@ import numpy as np
 from . import net as layout
 from .constraints import POSITIVE_INT, POSITIVE_REAL, Interval, check, validate
 from .constraints import describe as _describe
+from .engines import engine_name
 from .errors import InputError, InputTypeError, NetFieldError
 from .layers import INPUT, KINDS, OUTPUT, hidden_kinds, kind_of
 
@@ -138,6 +139,8 @@ def layers(net) -> list:
     for key, (constraint, _) in OUTPUT.optional.items():
         if key in net:
             check(net[key], constraint, f'net["{key}"]')
+    if "engine" in net:
+        engine_name(net["engine"])
     return lays
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..constraints import BOOLEAN, check
+from ..constraints import BOOLEAN, PATH, check
 from ..errors import InputError, InputTypeError, MissingFileError, NetFileError, PathError
 from ..fileutil import PathLike
 from ..netcheck import check_finite
@@ -145,6 +145,7 @@ def load_net(path: PathLike, name: str | None = None) -> dict:
         HDF5 (MATLAB -v7.3, Octave -hdf5), Octave text or binary formats; no net in the file, or
         several and no ``name``; a struct that is not shaped like the toolbox's net.
     """
+    check(path, PATH, "path")
     file, selector = split_selector(path)
     if name is not None:
         if not isinstance(name, str):

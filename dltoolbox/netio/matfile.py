@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import struct
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.io
 
-from ..errors import InputError, NetFileError, PathError
+from ..errors import InputError, NetFileError
 from ..fileutil import PathLike, write_atomically
 from ..net import Field
 from .fields import fields_to_write, in_table_order, table_of, warn_skipped, writing
@@ -37,8 +35,6 @@ from .values import (
 
 _SELECTOR = re.compile(r"[A-Za-z]\w*(?:\.[A-Za-z]\w*|\{[1-9]\d*\})*")
 _SELECTOR_STEP = re.compile(r"\.([A-Za-z]\w*)|\{(\d+)\}")
-#: A MAT 5 file: a 128-byte header, then tagged elements; miCOMPRESSED holds a zlib stream.
-_HEADER, _COMPRESSED = 128, 15
 
 
 # --------------------------------------------------------------------------- net -> struct
@@ -298,43 +294,8 @@ def _read(path: Path, call: Callable, **kwargs: Any) -> Any:
     try:
         return call(path, **kwargs)
     except Exception as err:  # scipy raises many kinds on foreign or damaged files
-        raise NetFileError(path, f"not a readable MATLAB .mat file ({err})") from None
-
-
-def check_integrity(path: Path) -> None:
-    """Every top-level element of a MAT 5 file (MATLAB -v6/-v7, Octave -v7) lies within the
-    file, and every compressed one (as -v7 and :func:`save_mat` write them) inflates whole with
-    a matching checksum; else a NetFileError naming the file (truncated or damaged), before
-    scipy reads it. Files without a MAT 5 header are left to scipy."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise PathError(f"path: cannot read {str(path)!r}: {err.strerror or err}") from None
-    if len(data) < _HEADER:
-        raise NetFileError(path, f"truncated: {len(data)} bytes, less than a MAT file's header")
-    order = {b"IM": "<", b"MI": ">"}.get(data[_HEADER - 2 : _HEADER])
-    pos = _HEADER
-    while order is not None and pos < len(data):
-        if pos + 8 > len(data):
-            raise NetFileError(path, f"truncated: {len(data) - pos} stray bytes at the end")
-        kind, size = struct.unpack_from(order + "II", data, pos)
-        end = pos + 8 + size
-        if kind >> 16:  # a small element: its data in the tag itself
-            end, size = pos + 8, 0
-        elif end > len(data):
-            raise NetFileError(
-                path,
-                f"truncated: the variable at byte {pos} has {size} bytes, the file ends "
-                f"{len(data) - pos - 8} bytes after its tag",
-            )
-        elif kind == _COMPRESSED:
-            try:
-                zlib.decompress(data[pos + 8 : end])
-            except zlib.error as err:
-                raise NetFileError(
-                    path, f"damaged: the compressed variable at byte {pos} does not inflate ({err})"
-                ) from None
-        pos = end if kind == _COMPRESSED else end + -size % 8  # others are padded to 8 bytes
+        problem = f"not a readable MATLAB .mat file: damaged, truncated or foreign ({err})"
+        raise NetFileError(path, problem) from None
 
 
 def _the_only_net(path: Path, structs: list[str]) -> dict:
@@ -361,7 +322,6 @@ def load_mat(path: Path, selector: str | None) -> dict:
             f"name: expected a variable name, optionally with .field and {{n}} steps "
             f"(e.g. net_setup, dup2.net_bp, net_after_epoch{{2}}), got {selector!r}"
         )
-    check_integrity(path)
     variables = _read(path, scipy.io.whosmat)
     try:
         if selector is None:

@@ -289,6 +289,12 @@ def read_arrays(path: Path, what: str = ".npz file") -> dict[str, np.ndarray]:
         f = open(path, "rb")
     except OSError as err:
         raise PathError(f"path: cannot read {str(path)!r}: {err.strerror or err}") from None
+    if f.read(4) != b"PK\x03\x04":  # else numpy would take it for a pickle
+        f.close()
+        raise NetFileError(
+            path, f"not a readable {what}: not a zip file (damaged, or another format)"
+        )
+    f.seek(0)
     try:
         with f, np.load(f, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
