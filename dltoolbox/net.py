@@ -25,6 +25,7 @@ Forms (how a field's value is stored in the dict):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from dataclasses import dataclass
@@ -88,10 +89,16 @@ def layer_fields(kind: str) -> tuple[Field, ...]:
     return KINDS[kind].fields if kind in KINDS else ()
 
 
+@functools.cache
+def field_table(kind: str | None = None) -> dict[str, Field]:
+    """The fields by name, in table order, of a layer of type ``kind`` (the net dict's when
+    ``kind`` is None; none for an unknown type): made once per kind."""
+    return {f.name: f for f in (top_fields() if kind is None else layer_fields(kind))}
+
+
 def field_of(key: str, kind: str | None = None) -> Field | None:
     """The field ``key`` of a layer of type ``kind``, or of the net dict when ``kind`` is None."""
-    table = top_fields() if kind is None else layer_fields(kind)
-    return next((f for f in table if f.name == key), None)
+    return field_table(kind).get(key)
 
 
 def params_of(kind: str | None = None) -> tuple[Field, ...]:

@@ -15,17 +15,7 @@ from typing import Any
 
 from ..errors import DltoolboxError, InputError, InputTypeError, NetFieldError
 from ..layers import KINDS
-from ..net import ROLES, Field, top_fields
-
-
-@functools.cache
-def _top_table() -> dict[str, Field]:
-    return {field.name: field for field in top_fields()}
-
-
-@functools.cache
-def _kind_table(layer_type: str) -> dict[str, Field]:
-    return {field.name: field for field in KINDS[layer_type].fields}
+from ..net import ROLES, Field, field_table
 
 
 @functools.cache
@@ -49,10 +39,8 @@ def table_of(layer_type: str | None = None) -> dict[str, Field]:
     files always did): type and integers first, then parameters, maps, gradients, velocities,
     and strings last.
     """
-    if layer_type is None:
-        return _top_table()
-    if layer_type in KINDS:
-        return _kind_table(layer_type)
+    if layer_type is None or layer_type in KINDS:
+        return field_table(layer_type)
     return _every_kind_table()
 
 
