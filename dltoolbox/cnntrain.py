@@ -152,6 +152,17 @@ def _resume(net: dict, x: np.ndarray, path, run: dict, settings: dict, rng) -> t
     return saved, epochs_done
 
 
+def _continue(net: dict, saved: dict, epochs_done: int, rL: np.ndarray) -> int:
+    """``net`` becomes the checked checkpoint's net ``saved``, its losses the start of the
+    run's ``rL``; returns the epoch to go on with."""
+    for layer, saved_layer in zip(net["layers"], saved.pop("layers")):
+        layer.update(saved_layer)
+    net.update(saved)
+    rL[: len(net["rL"])] = net["rL"]
+    net["rL"] = rL[: len(net["rL"])]
+    return epochs_done
+
+
 def _check_resumed(net: dict, x: np.ndarray, saved: dict, losses: int, path) -> None:
     """The checkpoint's net fits the net and data of this run, with ``losses`` entries of rL;
     else a NetFileError naming the file."""
@@ -289,12 +300,7 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     rL = np.empty(1 + settings["numepochs"] * settings["numbatches"])
     net["rL"], first_epoch = rL[:0], 0
     if resumed is not None:
-        saved, first_epoch = resumed
-        for layer, saved_layer in zip(net["layers"], saved.pop("layers")):
-            layer.update(saved_layer)
-        net.update(saved)
-        rL[: len(net["rL"])] = net["rL"]
-        net["rL"] = rL[: len(net["rL"])]
+        first_epoch = _continue(net, *resumed, rL)
     try:
         _epochs(net, x, y, settings, rng, rL, first_epoch, progress, run)
     finally:
