@@ -60,6 +60,8 @@ def check_params(
     for l in range(1, len(layers)):
         layer, kind, where = layers[l], kind_of(layers[l]), f'net["layers"][{l}]'
         shapes = kind.param_shapes(layer, sizes[l - 1])
+        if not shapes:  # no weights (a pooling layer)
+            continue
         _check_features(layer, kind, layers[l - 1], shapes, sizes[0], where, source)
         _check_fields(layer, layer["type"], shapes, where, _SETUP, finite, grads)
     shapes = OUTPUT.param_shapes(math.prod(sizes[-1]), output_classes(net))
@@ -86,6 +88,8 @@ def _check_features(
     (channels, rows, cols)): a mismatch is the input's size, unless the field is mis-shaped
     otherwise (then the field checks say so)."""
     name = kind.features_field
+    if name is None:
+        return
     value = owner.get(name)
     if kind_of(below).flat or not isinstance(value, np.ndarray) or value.ndim != 2:
         return
