@@ -74,6 +74,19 @@ def loop_runner(x, y, dtype, lib=dlt):
     return run
 
 
+def call_cost(x, y, lib=dlt, repeat: int = 7) -> float:
+    """Seconds of one cnntrain call that trains nothing (``numepochs`` 0): its checks of the
+    net and of all of ``x`` and ``y``, made once per call (best of ``repeat``)."""
+    net = lib.cnnsetup({"layers": _common.example_layers()}, x, y, lib.OctaveRandom(0))
+    opts = {"alpha": 1.0, "batchsize": BATCH, "numepochs": 0}
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        lib.cnntrain(net, x, y, opts, lib.OctaveRandom(0))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def load_tree(path: str):
     """The dltoolbox package of another checkout, imported beside this one as
     ``dltoolbox_against`` (its imports are relative, so it runs on its own modules)."""
@@ -210,16 +223,23 @@ def _rounds(runners: dict, rounds: int, batches: int, per_epoch: int) -> dict[st
     times: dict[str, list[float]] = {name: [] for name in runners}
     for run in runners.values():  # warm-up: first-touch memory, caches, lazy imports
         run(min(20, batches))
-    for r in range(rounds):
-        for name, run in runners.items():
+    for r in range(rounds):  # every other round in reverse order: no one always goes first
+        for name, run in list(runners.items())[:: -1 if r % 2 else 1]:
             times[name].append(run(batches) * per_epoch / batches)
         last = ", ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items())
         print(f"round {r + 1}/{rounds}: {last}")
     return times
 
 
-def _print_against(times: dict, med: dict) -> None:
-    """This tree's time against the other's: medians, and the median of the rounds' ratios."""
+def _print_against(times: dict, med: dict, costs: tuple[float, float]) -> None:
+    """This tree's time against the other's: medians, the median of the rounds' ratios, and
+    the cost of a cnntrain call's checks (``costs``: this tree's and the other's, in s)."""
+    extra = costs[0] - costs[1]
+    print(
+        f"checks of one cnntrain call (numepochs 0, all 60000 images): {costs[0] * 1e3:.1f} ms "
+        f"here, {costs[1] * 1e3:.1f} ms against: {extra * 1e3:+.2f} ms, "
+        f"{extra / med['dltoolbox float64 (fast)']:+.4%} of a float64 epoch"
+    )
     for mine, theirs in (
         ("dltoolbox float64 (fast)", "against float64 (fast)"),
         ("dltoolbox float32 (fast)", "against float32 (fast)"),
@@ -268,7 +288,9 @@ def main(argv=None) -> int:
     print()
     _print_ratios(args, med, octave, octave_what)
     if args.against:
-        _print_against(times, med)
+        before = sys.modules["dltoolbox_against"]
+        costs = call_cost(x, y), call_cost(x, y, lib=before)
+        _print_against(times, med, costs)
     print(f"machine after: {_common.machine()}")
     return 0
 

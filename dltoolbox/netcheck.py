@@ -56,17 +56,20 @@ def check_params(
     must then be there, when ``grads``) has the shape that the layers give it for their map
     sizes ``sizes`` (:func:`dltoolbox.net.map_sizes` of ``source``'s maps, such as x), a float
     dtype, and (``finite``) no NaN or Inf."""
-    layers = net["layers"]
+    layers, checked = net["layers"], []
     for l in range(1, len(layers)):
         layer, kind, where = layers[l], kind_of(layers[l]), f'net["layers"][{l}]'
         shapes = kind.param_shapes(layer, sizes[l - 1])
         if not shapes:  # no weights (a pooling layer)
             continue
         _check_features(layer, kind, layers[l - 1], shapes, sizes[0], where, source)
-        _check_fields(layer, layer["type"], shapes, where, _SETUP, finite, grads)
+        checked += _check_fields(layer, layer["type"], shapes, where, _SETUP, grads)
     shapes = OUTPUT.param_shapes(math.prod(sizes[-1]), output_classes(net))
     _check_features(net, OUTPUT, layers[-1], shapes, sizes[0], "net", source)
-    _check_fields(net, None, shapes, "net", _SETUP, finite, grads)
+    checked += _check_fields(net, None, shapes, "net", _SETUP, grads)
+    if finite and not np.isfinite(np.concatenate([arr.ravel() for _, arr, _ in checked])).all():
+        for field, arr, at in checked:  # one pass over all the numbers; then find the field
+            require_finite(field, arr, at)
 
 
 def check_last_pass(net: dict, sizes: list, batch: int) -> None:
@@ -75,9 +78,9 @@ def check_last_pass(net: dict, sizes: list, batch: int) -> None:
     missing = "missing; call cnnff(net, x) first"
     for l, layer in enumerate(net["layers"]):
         shapes = kind_of(layer).pass_shapes(layer, sizes[l], batch)
-        _check_fields(layer, layer["type"], shapes, f'net["layers"][{l}]', missing, False)
+        _check_fields(layer, layer["type"], shapes, f'net["layers"][{l}]', missing)
     shapes = OUTPUT.pass_shapes(math.prod(sizes[-1]), output_classes(net), batch)
-    _check_fields(net, None, shapes, "net", missing, False)
+    _check_fields(net, None, shapes, "net", missing)
 
 
 def _check_features(
@@ -103,38 +106,37 @@ def _check_features(
 
 
 def _check_fields(
-    owner: dict,
-    kind: str | None,
-    shapes: dict,
-    where: str,
-    missing: str,
-    finite: bool,
-    grads: bool = False,
-) -> None:
+    owner: dict, kind: str | None, shapes: dict, where: str, missing: str, grads: bool = False
+) -> list[tuple[Field, np.ndarray, str]]:
     """Each field of ``shapes`` in ``owner`` (a layer dict, or the net: ``kind`` None) by its
-    form; a parameter's velocity when present, its gradient too (required when ``grads``)."""
+    form; a parameter's velocity when present, its gradient too (required when ``grads``).
+    Returns (field, its numbers, its name) of each field checked."""
+    checked = []
     for name, (shape, words) in shapes.items():
         field = field_of(name, kind)
         if name not in owner:
             raise NetFieldError(f'{where}["{name}"]', missing)
-        _check_value(field, owner[name], shape, words, f'{where}["{name}"]', finite)
+        at = f'{where}["{name}"]'
+        checked.append((field, _check_value(field, owner[name], shape, words, at), at))
         for other, needed in ((field.grad, grads), (field.velocity, False)):
             if other is None or (other not in owner and not needed):
                 continue
             at = f'{where}["{other}"]'
             if other not in owner:
                 raise NetFieldError(at, "missing; call cnnbp(net, y) first")
-            _check_value(field_of(other, kind), owner[other], shape, f"as {name}", at, finite)
+            other_field = field_of(other, kind)
+            arr = _check_value(other_field, owner[other], shape, f"as {name}", at)
+            checked.append((other_field, arr, at))
+    return checked
 
 
-def _check_value(field: Field, value: Any, shape: tuple, words: str, at: str, finite: bool):
-    """``value`` of ``field`` has ``shape`` in the field's form, float numbers, and (when
-    ``finite``) no NaN or Inf; else a NetFieldError naming ``at``."""
+def _check_value(field: Field, value: Any, shape: tuple, words: str, at: str) -> np.ndarray:
+    """``value`` of ``field`` as one array, checked to have ``shape`` in the field's form and
+    float numbers; else a NetFieldError naming ``at``."""
     arr = _FORMS[field.form](value, shape, words, at)
     if arr.dtype not in FLOATS:
         raise NetFieldError(at, f"expected float64 or float32 numbers, got dtype {arr.dtype}")
-    if finite:
-        require_finite(field, arr, at)
+    return arr
 
 
 def require_finite(field: Field, arr: np.ndarray, at: str, hint: str = "") -> None:
