@@ -171,7 +171,7 @@ def last_pass_sizes(net: dict, call: str) -> tuple[list, int]:
     if not (isinstance(first, np.ndarray) and first.ndim == 3):
         raise NetFieldError(
             'net["layers"][0]["a"]',
-            f"expected a list of (rows, cols, batch) maps, got {maps!r:.80}",
+            f"expected a list of (rows, cols, batch) maps, got {_describe(maps)}",
         )
     rows, cols, batch = first.shape
     return layout.map_sizes(net["layers"], (rows, cols), layout.channels(net)), batch

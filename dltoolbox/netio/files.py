@@ -55,6 +55,14 @@ def save_net(
     Path
         ``path``.
 
+    Raises
+    ------
+    NetFieldError
+        A parameter or velocity holds NaN or Inf (unless ``allow_nonfinite``), or a field is not
+        of its form.
+    PathError
+        The file cannot be written (no such folder, a folder in its place); it names ``path``.
+
     In the ``.mat`` struct, ``layers`` is a cell column, ``k`` a (1, inputmaps) cell of
     (1, outputmaps) cells of (ks, ks) kernels, ``b`` a (1, maps) cell of scalars, maps
     (rows, cols, batch), ``ffb`` (classes, 1), ``rL`` a row; integers are stored as doubles, as
@@ -139,11 +147,13 @@ def load_net(path: PathLike, name: str | None = None) -> dict:
 
     Raises
     ------
-    FileNotFoundError
-        No such file.
-    ValueError
-        HDF5 (MATLAB -v7.3, Octave -hdf5), Octave text or binary formats; no net in the file, or
-        several and no ``name``; a struct that is not shaped like the toolbox's net.
+    MissingFileError
+        No such file (a FileNotFoundError; a folder is a PathError).
+    NetFileError
+        A damaged or truncated file; HDF5 (MATLAB -v7.3, Octave -hdf5), Octave text or binary
+        formats; pickled objects in an ``.npz`` (never unpickled); no net in the file, or several
+        and no ``name``; a struct that is not shaped like the toolbox's net. The message starts
+        with the file's name (a ValueError, see docs/errors.md).
     """
     check(path, PATH, "path")
     file, selector = split_selector(path)
