@@ -3,6 +3,12 @@ engine extrapolated from a few batches) against the same net in PyTorch on the C
 
     python benchmarks/bench_epoch.py            # 3 interleaved rounds of whole epochs
     python benchmarks/bench_epoch.py --quick    # 2 rounds of 200 batches, extrapolated
+    python benchmarks/bench_epoch.py --against ../before --no-torch   # this tree against another
+
+``--against DIR`` also times the dltoolbox package of another checkout (a worktree of the previous
+commit, say), imported beside this one, in the same rounds: cnntrain, and the toolbox's own loop
+of cnnff, cnnbp and cnnapplygrads per batch (which pays the argument checks on every call), and
+prints what this tree costs more or less.
 
 The net is the toolbox example (i-6c5-2s-12c5-2s, sigmoid, mean pooling, batch 50, alpha 1,
 60000 images). PyTorch (``pip install torch``, only needed for this comparison) runs Conv2d,
@@ -15,8 +21,10 @@ change in the machine's load hits them alike. Medians are reported.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,20 +36,70 @@ import dltoolbox as dlt
 BATCH = 50
 
 
-def dltoolbox_runner(x, y, dtype, engine="fast"):
-    """A function running ``n`` batches of cnntrain on ``x``, ``y`` in ``dtype``; returns s."""
+def dltoolbox_runner(x, y, dtype, engine="fast", lib=dlt):
+    """A function running ``n`` batches of cnntrain on ``x``, ``y`` in ``dtype``; returns s.
+    ``lib``: the dltoolbox package to time (this one, or that of :func:`load_tree`)."""
     x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
-    rng = dlt.OctaveRandom(0)
-    net = dlt.cnnsetup({"layers": _common.example_layers(), "engine": engine}, x, y, rng)
+    rng = lib.OctaveRandom(0)
+    net = lib.cnnsetup({"layers": _common.example_layers(), "engine": engine}, x, y, rng)
     opts = {"alpha": 1.0, "batchsize": BATCH, "numepochs": 1}
 
     def run(n: int) -> float:
         xs, ys = (x, y) if n * BATCH == x.shape[2] else (x[:, :, : n * BATCH], y[:, : n * BATCH])
         start = time.perf_counter()
-        dlt.cnntrain(net, xs, ys, opts, rng)
+        lib.cnntrain(net, xs, ys, opts, rng)
         return time.perf_counter() - start
 
     return run
+
+
+def loop_runner(x, y, dtype, lib=dlt):
+    """As :func:`dltoolbox_runner`, with the toolbox's loop of public calls per batch instead
+    of cnntrain: ``cnnff``, ``cnnbp``, ``cnnapplygrads`` (each checking its arguments)."""
+    x, y = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
+    rng = lib.OctaveRandom(0)
+    net = lib.cnnsetup({"layers": _common.example_layers()}, x, y, rng)
+    opts = {"alpha": 1.0}
+
+    def run(n: int) -> float:
+        kk = np.asarray(rng.randperm(x.shape[2])) - 1
+        start = time.perf_counter()
+        for b in range(n):
+            idx = kk[b * BATCH : (b + 1) * BATCH]
+            lib.cnnff(net, x[:, :, idx])
+            lib.cnnbp(net, y[:, idx])
+            lib.cnnapplygrads(net, opts)
+        return time.perf_counter() - start
+
+    return run
+
+
+def call_cost(x, y, lib=dlt, repeat: int = 7) -> float:
+    """Seconds of one cnntrain call that trains nothing (``numepochs`` 0): its checks of the
+    net and of all of ``x`` and ``y``, made once per call (best of ``repeat``)."""
+    net = lib.cnnsetup({"layers": _common.example_layers()}, x, y, lib.OctaveRandom(0))
+    opts = {"alpha": 1.0, "batchsize": BATCH, "numepochs": 0}
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        lib.cnntrain(net, x, y, opts, lib.OctaveRandom(0))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def load_tree(path: str):
+    """The dltoolbox package of another checkout, imported beside this one as
+    ``dltoolbox_against`` (its imports are relative, so it runs on its own modules)."""
+    init = Path(path) / "dltoolbox" / "__init__.py"
+    if not init.is_file():
+        raise SystemExit(f"--against: no dltoolbox package in {path}")
+    spec = importlib.util.spec_from_file_location(
+        "dltoolbox_against", init, submodule_search_locations=[str(init.parent)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def torch_runner(x, y, dtype):
@@ -105,7 +163,7 @@ def octave_epoch(toolbox: str, data: str | None, batches: int) -> float:
     return seconds * 60000 / (batches * BATCH)
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 200 batches")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3; quick 2)")
@@ -114,7 +172,7 @@ def main(argv=None) -> int:
         "--reference-batches",
         type=int,
         default=5,
-        help="batches of the reference engine, extrapolated (default 5)",
+        help="batches of the reference engine, extrapolated (default 5; 0: not timed)",
     )
     parser.add_argument(
         "--data", help="mnist_uint8.mat or a folder of MNIST files (default: ../shared/data)"
@@ -129,19 +187,27 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--octave-batches", type=int, default=100, help="batches for --octave (default 100)"
     )
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (2 if args.quick else 3)
-    x, y, _, _ = _common.load_mnist(args.data)
-    per_epoch = x.shape[2] // BATCH
-    batches = args.batches or (200 if args.quick else per_epoch)
-    if not 0 < batches <= per_epoch:
-        parser.error(f"--batches: expected 1 to {per_epoch}, got {batches}")
+    parser.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also time the dltoolbox of another checkout (e.g. a worktree of the previous "
+        "commit) in the same rounds, and print the difference",
+    )
+    return parser
 
-    print(f"machine: {_common.machine()}")
+
+def _runners(args, x, y) -> dict:
+    """The contestants of each round, by name."""
     runners = {
         "dltoolbox float64 (fast)": dltoolbox_runner(x, y, np.float64),
         "dltoolbox float32 (fast)": dltoolbox_runner(x, y, np.float32),
     }
+    if args.against:
+        before = load_tree(args.against)
+        runners["against float64 (fast)"] = dltoolbox_runner(x, y, np.float64, lib=before)
+        runners["against float32 (fast)"] = dltoolbox_runner(x, y, np.float32, lib=before)
+        runners["dltoolbox float64, public calls"] = loop_runner(x, y, np.float64)
+        runners["against float64, public calls"] = loop_runner(x, y, np.float64, lib=before)
     if not args.no_torch:
         for dtype, name in ((np.float64, "float64"), (np.float32, "float32")):
             run = torch_runner(x, y, dtype)
@@ -149,19 +215,60 @@ def main(argv=None) -> int:
                 print("PyTorch not installed (pip install torch): no comparison")
                 break
             runners[f"PyTorch {name}"] = run
+    return runners
+
+
+def _rounds(runners: dict, rounds: int, batches: int, per_epoch: int) -> dict[str, list]:
+    """Seconds per epoch of each runner in each round; the runners take turns."""
     times: dict[str, list[float]] = {name: [] for name in runners}
     for run in runners.values():  # warm-up: first-touch memory, caches, lazy imports
         run(min(20, batches))
-    for r in range(rounds):
-        for name, run in runners.items():
+    for r in range(rounds):  # every other round in reverse order: no one always goes first
+        for name, run in list(runners.items())[:: -1 if r % 2 else 1]:
             times[name].append(run(batches) * per_epoch / batches)
         last = ", ".join(f"{n} {t[-1]:.2f} s" for n, t in times.items())
         print(f"round {r + 1}/{rounds}: {last}")
-    ref = dltoolbox_runner(x, y, np.float64, engine="reference")
-    times["dltoolbox float64 (reference engine)"] = [
-        ref(args.reference_batches) * per_epoch / args.reference_batches
-    ]
+    return times
 
+
+def _print_against(times: dict, med: dict, costs: tuple[float, float]) -> None:
+    """This tree's time against the other's: medians, the median of the rounds' ratios, and
+    the cost of a cnntrain call's checks (``costs``: this tree's and the other's, in s)."""
+    extra = costs[0] - costs[1]
+    print(
+        f"checks of one cnntrain call (numepochs 0, all 60000 images): {costs[0] * 1e3:.1f} ms "
+        f"here, {costs[1] * 1e3:.1f} ms against: {extra * 1e3:+.2f} ms, "
+        f"{extra / med['dltoolbox float64 (fast)']:+.4%} of a float64 epoch"
+    )
+    for mine, theirs in (
+        ("dltoolbox float64 (fast)", "against float64 (fast)"),
+        ("dltoolbox float32 (fast)", "against float32 (fast)"),
+        ("dltoolbox float64, public calls", "against float64, public calls"),
+    ):
+        ratios = [a / b for a, b in zip(times[mine], times[theirs])]
+        each = " ".join(f"{r - 1:+.1%}" for r in ratios)
+        print(
+            f"{mine} / against: medians {med[mine] / med[theirs] - 1:+.2%}, rounds "
+            f"{statistics.median(ratios) - 1:+.2%} (each {each})"
+        )
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    rounds = args.rounds or (2 if args.quick else 3)
+    x, y, _, _ = _common.load_mnist(args.data)
+    per_epoch = x.shape[2] // BATCH
+    batches = args.batches or (200 if args.quick else per_epoch)
+    if not 0 < batches <= per_epoch:
+        _parser().error(f"--batches: expected 1 to {per_epoch}, got {batches}")
+
+    print(f"machine: {_common.machine()}")
+    times = _rounds(_runners(args, x, y), rounds, batches, per_epoch)
+    if args.reference_batches:
+        ref = dltoolbox_runner(x, y, np.float64, engine="reference")
+        times["dltoolbox float64 (reference engine)"] = [
+            ref(args.reference_batches) * per_epoch / args.reference_batches
+        ]
     octave = _common.OCTAVE_EPOCH_S
     octave_what = "measured separately"
     if args.octave:
@@ -179,6 +286,16 @@ def main(argv=None) -> int:
         print(f"| {name} | {med[name]:.2f} | {' '.join(f'{v:.2f}' for v in t)} |")
     print(f"| original toolbox in Octave ({octave_what}) | {octave:.1f} | |")
     print()
+    _print_ratios(args, med, octave, octave_what)
+    if args.against:
+        before = sys.modules["dltoolbox_against"]
+        costs = call_cost(x, y), call_cost(x, y, lib=before)
+        _print_against(times, med, costs)
+    print(f"machine after: {_common.machine()}")
+    return 0
+
+
+def _print_ratios(args, med: dict, octave: float, octave_what: str) -> None:
     f64, f32 = med["dltoolbox float64 (fast)"], med["dltoolbox float32 (fast)"]
     for ours, theirs, dtype in (
         (f64, "PyTorch float64", "float64"),
@@ -192,12 +309,9 @@ def main(argv=None) -> int:
             f"float64: Octave (the {_common.OCTAVE_EPOCH_S:.0f} s figure) / dltoolbox = "
             f"{_common.OCTAVE_EPOCH_S / f64:.1f}x (target >= 20x)"
         )
-    print(
-        f"float64: reference engine / fast engine = "
-        f"{med['dltoolbox float64 (reference engine)'] / f64:.1f}x"
-    )
-    print(f"machine after: {_common.machine()}")
-    return 0
+    reference = med.get("dltoolbox float64 (reference engine)")
+    if reference is not None:
+        print(f"float64: reference engine / fast engine = {reference / f64:.1f}x")
 
 
 if __name__ == "__main__":

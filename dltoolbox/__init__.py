@@ -15,6 +15,17 @@ from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
 from .cnntrain import NonFiniteLossError, cnntrain
+from .errors import (
+    BadFileError,
+    CorruptDataError,
+    DltoolboxError,
+    InputError,
+    InputTypeError,
+    MissingFileError,
+    NetFieldError,
+    NetFileError,
+    PathError,
+)
 from .layers.conv import LENET5_C3
 from .matlab_random import MatlabRandom
 from .netio import compare_nets, load_net, save_net
@@ -35,11 +46,20 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "BadFileError",
+    "CorruptDataError",
+    "DltoolboxError",
     "GradientCheckError",
     "LENET5_C3",
+    "InputError",
+    "InputTypeError",
     "MatlabRandom",
+    "MissingFileError",
+    "NetFieldError",
+    "NetFileError",
     "NonFiniteLossError",
     "OctaveRandom",
+    "PathError",
     "cnnapplygrads",
     "cnnbp",
     "cnnff",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
 from .util import sigm
 
 #: Activations of a 'c' layer (``layer["activation"]``); the first is the default.
@@ -29,7 +30,7 @@ def activate(z: np.ndarray, name: str) -> np.ndarray:
         return np.tanh(z)
     if name == "relu":
         return np.maximum(z, 0)
-    raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {name!r}")
+    raise InputError(f"activation: expected one of {ACTIVATIONS}, got {name!r}")
 
 
 def derivative(a: np.ndarray, name: str) -> np.ndarray:
@@ -40,7 +41,7 @@ def derivative(a: np.ndarray, name: str) -> np.ndarray:
         return 1 - a * a
     if name == "relu":
         return (a > 0).astype(a.dtype)
-    raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {name!r}")
+    raise InputError(f"activation: expected one of {ACTIVATIONS}, got {name!r}")
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -1,29 +1,35 @@
 """The ``dltoolbox`` command (also ``python -m dltoolbox``): demo, train, test, compare, summary,
 predict.
 
-Exit status: 0 success; 1 ``compare`` found a difference above the tolerance; 2 bad usage or
-input (the message says which), 130 interrupted.
+Exit status: 0 success; 1 ``compare`` found a difference above the tolerance (and nothing
+else); 2 bad usage or input: a wrong option, a missing, damaged or foreign file, a net with
+mis-shaped or non-finite fields, an output folder that cannot be written, a diverged run (one
+line on stderr says what is wrong and what to do, never a traceback); 130 interrupted. See
+docs/errors.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__
+from .cnnff import prepare
 from .cnnsetup import cnnsetup
 from .cnnsummary import cnnsummary
 from .cnntest import cnntest
-from .cnntrain import OPTIONS, cnntrain
+from .cnntrain import OPTIONS, NonFiniteLossError, cnntrain
 from .constraints import NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, Constraint, check
-from .datasets import load_mnist
+from .datasets import SIDE, load_mnist
+from .errors import DltoolboxError, InputError
+from .fileutil import check_folder
 from .images import run_predict
 from .layers import INPUT
 from .matlab_random import RNG_CHOICES, make_rng
@@ -103,6 +109,7 @@ def _train(args: argparse.Namespace) -> int:
     """Train a net on MNIST, test it, save it and draw its figures into ``args.out``."""
     layers = parse_spec(args.spec)
     plots = None if args.no_plots else _plots()  # fail before training, not after
+    out = check_folder(args.out, "--out")  # ... and so for the output folder
     rng = make_rng(args.rng, args.seed)  # rand('state', seed) of Octave, or of MATLAB
     dtype = np.float32 if args.dtype == "float32" else np.float64
     train_x, train_y, test_x, test_y = load_mnist(args.data, dtype=dtype, subset=args.subset)
@@ -126,12 +133,20 @@ def _train(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             opts[key] = getattr(args, key)
     start = time.perf_counter()
-    net = cnntrain(net, train_x, train_y, opts, rng)
+    try:
+        net = cnntrain(net, train_x, train_y, opts, rng)
+    except InputError as exc:  # an option's message, in the command line's words
+        raise InputError(re.sub(r'opts\["(\w+)"\]', _flag, str(exc))) from None
+    except NonFiniteLossError as exc:
+        raise InputError(
+            f"training diverged: the loss became {exc.loss} at epoch {exc.epoch + 1}, batch "
+            f"{exc.batch + 1}; try a smaller --alpha (it is {exc.alpha:g}; e.g. "
+            f"{exc.alpha / 10:g}). Nothing was written."
+        ) from None
     print(f"trained in {time.perf_counter() - start:.1f} s")
     er, bad = cnntest(net, test_x, test_y)
     print(f"test error: {er:.4f}")
     print(f"({len(bad)} of {test_x.shape[2]} test images misclassified)")
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = [save_net(out / "cnn.mat", net, activations=False)]
     if plots is not None:
@@ -147,8 +162,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flag(match: re.Match) -> str:
+    """The command-line flag of cnntrain's ``opts[KEY]``."""
+    key = {"numepochs": "epochs"}.get(match[1], match[1])
+    return "--" + key.replace("_", "-")
+
+
 def _test(args: argparse.Namespace) -> int:
     net = load_net(args.net)
+    prepare(net, np.zeros((SIDE, SIDE, 1)))  # the net fits MNIST: known before loading it
     _, _, test_x, test_y = load_mnist(args.data, subset=args.subset)
     er, bad = cnntest(net, test_x, test_y)
     print(f"test error: {er:.4f}")
@@ -442,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.run(args)
-    except (ValueError, TypeError, OSError, ImportError) as exc:
+    except (DltoolboxError, ValueError, TypeError, OSError, ImportError) as exc:
+        # the user's mistake (or a diverged run, NonFiniteLossError): one line, no traceback
         print(f"dltoolbox {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

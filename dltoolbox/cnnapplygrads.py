@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from . import checks, netcheck
+from .errors import InputError
 from .net import Field, KernelStack, as_array, as_value, kernel_array, params_of
 
 
@@ -32,6 +33,9 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
           :func:`dltoolbox.save_net` and in cnntrain checkpoints, so a resumed run goes on
           exactly.
 
+        The other keys of cnntrain's opts (``batchsize``, ``numepochs``, ...) are let through,
+        as the toolbox passes them; any other key is an error naming it.
+
     Returns
     -------
     net : dict
@@ -40,10 +44,12 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
     checks.require_setup(net)
     checks.require_keys(net, ("dffW", "dffb"), "cnnapplygrads", "cnnbp")
     if not isinstance(opts, dict) or "alpha" not in opts:
-        raise ValueError(f'opts: expected a dict with key "alpha", got {opts!r}')
-    alpha = checks.positive_float(opts["alpha"], 'opts["alpha"]')
+        raise InputError(f'opts: expected a dict with key "alpha", got {opts!r}')
     extra = checks.optimizer(opts)
-    return update(net, alpha, extra.get("momentum", 0.0), extra.get("weight_decay", 0.0))
+    sizes, _ = checks.last_pass_sizes(net, "cnnapplygrads")
+    netcheck.check_params(net, sizes, 'net["layers"][0]["a"]', grads=True)
+    momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
+    return update(net, extra["alpha"], momentum, decay)
 
 
 def update(net: dict, alpha: float, momentum: float = 0.0, weight_decay: float = 0.0) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from . import checks, netcheck
 from .engines import Engine, create
 from .layers import OUTPUT, kind_of
 
@@ -34,8 +34,11 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     """
     checks.require_setup(net)
     checks.require_keys(net, ("o", "fv"), "cnnbp", "cnnff")
+    sizes, batch = checks.last_pass_sizes(net, "cnnbp")
+    netcheck.check_params(net, sizes, 'net["layers"][0]["a"]')
+    netcheck.check_last_pass(net, sizes, batch)
     o = net["o"]
-    y = checks.labels(y, o.shape[1], OUTPUT.classes(net), o.dtype)  # float32 stays float32
+    y = checks.labels(y, batch, o.shape[0], o.dtype)  # float32 stays float32
     return backward(net, y, create(net))
 
 

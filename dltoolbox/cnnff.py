@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from . import checks, netcheck
 from .engines import Engine, create
 from .layers import INPUT, OUTPUT, kind_of
 from .net import channels, map_sizes
@@ -41,19 +41,15 @@ def cnnff(net: dict, x: np.ndarray) -> dict:
 def prepare(net: dict, x: np.ndarray) -> np.ndarray:
     """The checks of :func:`cnnff`: ``x`` as :func:`forward` takes it.
 
-    Raises a ValueError/TypeError naming the argument when the net is not set up or ``x`` does
-    not fit it (dimensions, map sizes the layers cannot divide, a feature count other than
-    ``ffW``'s, NaN or Inf).
+    Raises an InputError/InputTypeError naming the argument when the net is not set up or ``x``
+    does not fit it (dimensions, no sample, map sizes the layers cannot divide, a feature count
+    other than ``ffW``'s, NaN or Inf), and a NetFieldError naming the field when a trained field
+    of the net is missing, mis-shaped or not finite (:mod:`dltoolbox.netcheck`).
     """
     checks.require_setup(net)
     nchannels = channels(net)
     x = checks.net_input(x, nchannels)
-    maps, rows, cols = map_sizes(net["layers"], x.shape[:2], nchannels)[-1]
-    if maps * rows * cols != OUTPUT.features(net):
-        raise ValueError(
-            f"x: maps of size {x.shape[:2]} give {maps * rows * cols} features, but ffW "
-            f"expects {OUTPUT.features(net)}: x does not match the size the net was set up for"
-        )
+    netcheck.check_params(net, map_sizes(net["layers"], x.shape[:2], nchannels), "x")
     return x
 
 
@@ -66,3 +62,9 @@ def forward(net: dict, x: np.ndarray, engine: Engine, rng=None) -> dict:
         kind_of(layers[l]).forward(layers[l], layers[l - 1], engine, l, rng)
     OUTPUT.forward(net, layers[-1])
     return net
+
+
+def scratch_copy(net: dict) -> dict:
+    """A shallow copy of the net and its layer dicts, for a forward pass that leaves ``net``
+    untouched (cnntest, cnnpredict)."""
+    return dict(net, layers=[dict(layer) for layer in net["layers"]])

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
-from .cnnbp import cnnbp
-from .cnnff import cnnff
+from . import checks, netcheck
+from .cnnbp import backward
+from .cnnff import forward, prepare
+from .engines import create
+from .errors import DltoolboxError
 from .layers import OUTPUT, kind_of
-from .net import as_array, as_value, field_of
+from .net import as_array, as_value, channels, field_of, map_sizes
+from .netcheck import output_classes
 
 
-class GradientCheckError(AssertionError):
+class GradientCheckError(DltoolboxError, AssertionError):
     """A back-propagated gradient differs from its numerical estimate by more than the tolerance."""
 
 
@@ -80,10 +83,14 @@ def cnnnumgradcheck(
     checks.require_keys(net, ("dffW", "dffb"), "cnnnumgradcheck", "cnnbp")
     epsilon = checks.positive_float(epsilon, "epsilon")
     tol = checks.positive_float(tol, "tol")
-    work = _copy_params(net)
+    x = prepare(net, x)  # the checks of cnnff, cnnbp and cnnapplygrads, once
+    y = checks.labels(y, x.shape[-1], output_classes(net))
+    sizes = map_sizes(net["layers"], x.shape[:2], channels(net))
+    netcheck.check_params(net, sizes, "x", grads=True)
+    work, engine = _copy_params(net), create(net)
 
     def loss() -> float:
-        return cnnbp(cnnff(work, x), y)["L"]
+        return backward(forward(work, x, engine), y, engine)["L"]
 
     for name, array, index, grad in _entries(work, net):
         original = array[index]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
-from .cnnff import cnnff
-from .layers import INPUT, OUTPUT
+from .cnnff import forward, prepare, scratch_copy
+from .engines import create
+from .errors import InputError, NetFieldError
+from .layers import OUTPUT, kind_of
 from .net import channels, map_sizes
+from .netcheck import output_classes
 
 
 def cnnpredict(net: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,10 +34,8 @@ def cnnpredict(net: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     o : ndarray, shape (classes, batch)
         The outputs; each column sums to 1 for a ``net["output"] == "softmax"`` net.
     """
-    checks.require_setup(net)
-    x = checks.net_input(x, channels(net))
-    scratch = dict(net, layers=[dict(layer) for layer in net["layers"]])
-    o = cnnff(scratch, x)["o"]
+    x = prepare(net, x)
+    o = forward(scratch_copy(net), x, create(net))["o"]
     return np.argmax(o, axis=0).astype(np.int64), o
 
 
@@ -59,20 +60,29 @@ def net_input_size(net: dict) -> tuple[int, int]:
         When the feature count gives no square size that the layers reproduce.
     """
     checks.require_setup(net)
-    size = INPUT.map_size(net["layers"][0])
-    if size is not None:
-        return tuple(int(n) for n in size)
-    features = OUTPUT.features(net)
+    if "a" in net["layers"][0]:
+        sizes, _ = checks.last_pass_sizes(net, "net_input_size")
+        return sizes[0][1:]
+    output_classes(net)  # ffW checked
+    layers = net["layers"]
+    # the first layer reading flattened maps: an 'f' layer, else the output
+    l = next((l for l, layer in enumerate(layers) if kind_of(layer).flat), len(layers))
+    reader, kind = (layers[l], kind_of(layers[l])) if l < len(layers) else (net, OUTPUT)
+    weights = reader.get(kind.features_field)
+    if not isinstance(weights, np.ndarray) or weights.ndim != 2:
+        where = f'net["layers"][{l}]' if reader is not net else "net"
+        raise NetFieldError(f'{where}["{kind.features_field}"]', "expected a 2-D float array")
+    features = weights.shape[1]
     for side in range(1, features + 2):  # the feature count grows with the input size
         try:
-            maps, rows, cols = map_sizes(net["layers"], (side, side), channels(net))[-1]
+            maps, rows, cols = map_sizes(layers[:l], (side, side), channels(net))[-1]
         except ValueError:  # a size the layers cannot take
             continue
         if maps * rows * cols >= features:
             if maps * rows * cols == features:
                 return side, side
             break
-    raise ValueError(
-        f"net: its {features} features (ffW) come from no square input size through its "
-        "layers; give the input size (rows, cols) explicitly"
+    raise InputError(
+        f"net: its {features} features ({kind.features_field}) come from no square input size "
+        "through its layers; give the input size (rows, cols) explicitly"
     )

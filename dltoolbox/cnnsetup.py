@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
+from .errors import InputTypeError
 from .layers import INPUT, OUTPUT, kind_of
 from .net import cast, map_sizes, params_of
 from .octave_random import OctaveRandom
@@ -19,7 +20,7 @@ def as_rng(rng):
         return OctaveRandom(int(rng))
     if callable(getattr(rng, "rand", None)) and callable(getattr(rng, "randperm", None)):
         return rng
-    raise TypeError(
+    raise InputTypeError(
         "rng: expected None, an int seed, or an object with rand(*dims) and randperm(n), "
         f"got {type(rng).__name__}"
     )

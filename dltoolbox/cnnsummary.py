@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import checks
+from .errors import InputError
 from .layers import INPUT, OUTPUT, kind_of
 from .net import channels as net_channels
 from .net import map_sizes
+from .netcheck import output_classes
 
 
 @dataclass
@@ -92,12 +94,12 @@ def cnnsummary(
     if input_size is None:
         input_size = INPUT.map_size(layers[0])  # the input maps of the last cnnff
         if input_size is None:
-            raise ValueError("input_size: required (rows, cols) for a net that has not run cnnff")
+            raise InputError("input_size: required (rows, cols) for a net that has not run cnnff")
     rows, cols = (checks.positive_int(v, "input_size") for v in input_size)
     if classes is None:
         if not OUTPUT.is_set_up(net):
-            raise ValueError("classes: required for a net that has not been through cnnsetup")
-        classes = OUTPUT.classes(net)
+            raise InputError("classes: required for a net that has not been through cnnsetup")
+        classes = output_classes(net)
     classes = checks.positive_int(classes, "classes")
     if channels is None:
         channels = net_channels(net)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
-from .cnnff import cnnff
-from .layers import OUTPUT
-from .net import channels
+from .cnnff import forward, prepare, scratch_copy
+from .engines import create
+from .netcheck import output_classes
 
 
 def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -30,10 +30,8 @@ def cnntest(net: dict, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]
     bad : ndarray of int64, shape (nbad,)
         0-based indices of the wrongly classified samples (ties go to the first index).
     """
-    checks.require_setup(net)
-    x = checks.net_input(x, channels(net))
-    y = checks.labels(y, x.shape[-1], OUTPUT.classes(net))
-    scratch = dict(net, layers=[dict(layer) for layer in net["layers"]])
-    o = cnnff(scratch, x)["o"]
+    x = prepare(net, x)
+    y = checks.labels(y, x.shape[-1], output_classes(net))
+    o = forward(scratch_copy(net), x, create(net))["o"]
     bad = np.flatnonzero(np.argmax(o, axis=0) != np.argmax(y, axis=0))
     return len(bad) / y.shape[1], bad

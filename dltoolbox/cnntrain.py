@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checks
+from . import checks, netcheck
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint
 from .cnnapplygrads import update
 from .cnnbp import backward
@@ -29,8 +29,11 @@ from .constraints import (
     validate,
 )
 from .engines import ENGINES, create
-from .layers import OUTPUT
+from .errors import DltoolboxError, InputError, InputTypeError, NetFileError
+from .fileutil import check_writable
 from .matlab_random import MatlabRandom
+from .net import channels, map_sizes
+from .netcheck import output_classes
 from .spec import spec_of
 
 #: cnntrain's options and their allowed values (see :mod:`dltoolbox.constraints`).
@@ -51,7 +54,7 @@ OPTIONS = {
 REQUIRED = ("alpha", "batchsize", "numepochs")
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(DltoolboxError, FloatingPointError):
     """The loss ``L`` of a batch was NaN or Inf: training diverged.
 
     Attributes ``epoch`` and ``batch`` are 0-based; the message counts from 1. The net is left as
@@ -118,51 +121,92 @@ def _restore(net: dict, snapshot: tuple[dict, list[dict]]) -> None:
         layer.update(saved)
 
 
-def _resume(net: dict, path, run: dict, numepochs: int, rng) -> int:
-    """Load the checkpoint into ``net`` and ``rng``; returns the epochs it had finished."""
+def _resume(net: dict, x: np.ndarray, path, run: dict, settings: dict, rng) -> tuple:
+    """The checkpoint at ``path``, checked to continue this run: (its net, the epochs it had
+    finished); ``rng`` is set to its state. Nothing else is changed when it does not fit."""
     saved, epochs_done, state, saved_run = load_checkpoint(path)
     if saved_run != run:
-        raise ValueError(
+        raise InputError(
             f'opts["checkpoint"]: {path} was saved by another run ({saved_run}); this run is '
             f"{run}. Remove it or set opts['resume'] to False to start afresh"
         )
-    if epochs_done > numepochs:
-        raise ValueError(
+    if epochs_done > settings["numepochs"]:
+        raise InputError(
             f'opts["numepochs"]: the checkpoint {path} has already done {epochs_done} epochs, '
-            f"more than the {numepochs} asked for"
+            f"more than the {settings['numepochs']} asked for"
         )
+    _check_resumed(net, x, saved, epochs_done * settings["numbatches"] + bool(epochs_done), path)
+    dtype, saved_dtype = net["ffW"].dtype, saved["ffW"].dtype
+    if saved_dtype != dtype:
+        raise InputError(
+            f'opts["checkpoint"]: {path} holds a {saved_dtype} net, but this run\'s net is '
+            f"{dtype}: resume with the net and data of the checkpoint's dtype "
+            f"(x.astype(np.{saved_dtype})), or remove it to start afresh"
+        )
+    before = rng.get_state()
+    try:
+        rng.set_state(state)
+    except Exception as err:  # the stream's own check of the saved state
+        rng.set_state(before)
+        raise NetFileError(path, f"its random-stream state does not fit the rng ({err})") from None
+    return saved, epochs_done
+
+
+def _continue(net: dict, saved: dict, epochs_done: int, rL: np.ndarray) -> int:
+    """``net`` becomes the checked checkpoint's net ``saved``, its losses the start of the
+    run's ``rL``; returns the epoch to go on with."""
     for layer, saved_layer in zip(net["layers"], saved.pop("layers")):
         layer.update(saved_layer)
     net.update(saved)
-    rng.set_state(state)
+    rL[: len(net["rL"])] = net["rL"]
+    net["rL"] = rL[: len(net["rL"])]
     return epochs_done
+
+
+def _check_resumed(net: dict, x: np.ndarray, saved: dict, losses: int, path) -> None:
+    """The checkpoint's net fits the net and data of this run, with ``losses`` entries of rL;
+    else a NetFileError naming the file."""
+    rL = saved.get("rL")
+    if not (isinstance(rL, np.ndarray) and rL.shape == (losses,)):
+        got = rL.shape if isinstance(rL, np.ndarray) else type(rL).__name__
+        raise NetFileError(path, f"its rL is {got}, expected {losses} losses for its epochs")
+    if len(saved["layers"]) != len(net["layers"]):
+        raise NetFileError(path, f"holds {len(saved['layers'])} layers, this net has another count")
+    layers = [dict(layer, **mine) for layer, mine in zip(net["layers"], saved["layers"])]
+    candidate = {**net, **saved, "layers": layers}
+    try:
+        checks.require_setup(candidate)
+        sizes = map_sizes(candidate["layers"], x.shape[:2], channels(candidate))
+        netcheck.check_params(candidate, sizes, "x")
+    except DltoolboxError as err:
+        raise NetFileError(path, f"holds a net that does not fit this run: {err}") from None
 
 
 def _settings(opts: dict, m: int) -> dict:
     """``opts`` checked against :data:`OPTIONS` (an unknown key is an error), with the
     defaults of the optional ones that cnntrain reads."""
     if not isinstance(opts, dict):
-        raise TypeError(f"opts: expected a dict, got {type(opts).__name__}")
+        raise InputTypeError(f"opts: expected a dict, got {type(opts).__name__}")
     for key in REQUIRED:
         if key not in opts:
-            raise ValueError(
+            raise InputError(
                 f"opts: missing key {key!r} (cnntrain needs alpha, batchsize, numepochs)"
             )
     settings = validate(opts, OPTIONS, lambda key: f'opts["{key}"]')
     batchsize, last_batch = settings["batchsize"], settings.get("last_batch")
     if last_batch is None and m % batchsize:
-        raise ValueError(
+        raise InputError(
             f'opts["batchsize"]: expected a divisor of the sample count {m} '
             f'(numbatches not integer), got {batchsize}; or set opts["last_batch"] to '
             '"drop" or "keep"'
         )
     if last_batch == "drop" and batchsize > m:
-        raise ValueError(
+        raise InputError(
             f'opts["batchsize"]: {batchsize} is more than the {m} samples, so opts["last_batch"] '
             '"drop" leaves no batch: expected at most the sample count'
         )
     if settings.get("resume") and settings.get("checkpoint") is None:
-        raise ValueError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
+        raise InputError('opts["resume"]: True needs opts["checkpoint"], the file to resume from')
     numbatches = -(-m // batchsize) if last_batch == "keep" else m // batchsize
     defaults = {"checkpoint": None, "resume": False, "progress": None, "last_batch": None}
     return {**defaults, **settings, "numbatches": numbatches}
@@ -239,23 +283,24 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
     NonFiniteLossError
         A batch's loss ``L`` is NaN or Inf; the net is left as it was before that batch.
     """
-    checks.require_setup(net)
     x = prepare(net, x)  # cnnff's checks, once for all batches
-    y = checks.labels(y, x.shape[-1], OUTPUT.classes(net))
+    y = checks.labels(y, x.shape[-1], output_classes(net))
     settings = _settings(opts, x.shape[-1])
-    if "engine" in settings:  # the kernels cnnff/cnnbp use from now on (dltoolbox.engines)
-        net["engine"] = settings["engine"]
-    progress = _progress_option(settings["progress"], settings["numepochs"])
     rng = as_rng(rng)
-    rL = np.empty(1 + settings["numepochs"] * settings["numbatches"])
-    net["rL"], run, first_epoch = rL[:0], None, 0
+    run, resumed = None, None
     if settings["checkpoint"] is not None:
         rng_state(rng)  # fail now, not after the first epoch
+        check_writable(settings["checkpoint"], 'opts["checkpoint"]')
         run = _run_settings(net, x, settings, rng)
         if settings["resume"] and Path(settings["checkpoint"]).is_file():
-            first_epoch = _resume(net, settings["checkpoint"], run, settings["numepochs"], rng)
-            rL[: len(net["rL"])] = net["rL"]
-            net["rL"] = rL[: len(net["rL"])]
+            resumed = _resume(net, x, settings["checkpoint"], run, settings, rng)
+    progress = _progress_option(settings["progress"], settings["numepochs"])
+    if "engine" in settings:  # the kernels cnnff/cnnbp use from now on (dltoolbox.engines)
+        net["engine"] = settings["engine"]
+    rL = np.empty(1 + settings["numepochs"] * settings["numbatches"])
+    net["rL"], first_epoch = rL[:0], 0
+    if resumed is not None:
+        first_epoch = _continue(net, *resumed, rL)
     try:
         _epochs(net, x, y, settings, rng, rL, first_epoch, progress, run)
     finally:

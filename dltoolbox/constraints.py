@@ -23,12 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
+
 
 def describe(value: Any) -> str:
     """A short description of ``value`` for an error message."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    return f"{type(value).__name__} {value!r}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:56] + ' ...'}"
 
 
 def _is_real(value: Any) -> bool:
@@ -60,9 +63,9 @@ class Interval:
     def convert(self, value: Any, name: str) -> int | float:
         if not _is_real(value):
             kind = str(self) if self.integer or str(self).startswith("a positive") else "a number"
-            raise TypeError(f"{name}: expected {kind}, got {describe(value)}")
+            raise InputTypeError(f"{name}: expected {kind}, got {describe(value)}")
         if not self.contains(value) or (self.integer and value != int(value)):
-            raise ValueError(f"{name}: expected {self}, got {value!r}")
+            raise InputError(f"{name}: expected {self}, got {value!r}")
         return int(value) if self.integer else float(value)
 
     def contains(self, value: float) -> bool:
@@ -84,7 +87,7 @@ class Options:
 
     def convert(self, value: Any, name: str) -> Any:
         if not any(value is v or (type(value) is type(v) and value == v) for v in self.values):
-            raise ValueError(f"{name}: expected {self}, got {value!r}")
+            raise InputError(f"{name}: expected {self}, got {value!r}")
         return value
 
 
@@ -100,7 +103,7 @@ class Instance:
 
     def convert(self, value: Any, name: str) -> Any:
         if not self.test(value):
-            raise TypeError(f"{name}: expected {self.what}, got {describe(value)}")
+            raise InputTypeError(f"{name}: expected {self.what}, got {describe(value)}")
         return value
 
 
@@ -126,7 +129,7 @@ def check(value: Any, constraint: Constraint, name: str) -> Any:
         except (TypeError, ValueError):
             continue
     wanted = ", ".join(str(c) for c in constraint[:-1]) + f" or {constraint[-1]}"
-    raise TypeError(f"{name}: expected {wanted}, got {describe(value)}")
+    raise InputTypeError(f"{name}: expected {wanted}, got {describe(value)}")
 
 
 def validate(
@@ -150,9 +153,9 @@ def validate(
         if key not in table:
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ValueError(f"{name(key)}: unknown key{hint}; expected one of {known}")
+            raise InputError(f"{name(key)}: unknown key{hint}; expected one of {known}")
         out[key] = check(given[key], table[key], name(key))
     missing = [key for key in required if key not in given]
     if missing:
-        raise ValueError(f"{name(missing[0])}: missing; needed are {list(required)}")
+        raise InputError(f"{name(missing[0])}: missing; needed are {list(required)}")
     return out

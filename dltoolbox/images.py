@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from . import checks
+from . import checks, netcheck
 from .cnnpredict import cnnpredict, net_input_size
-from .layers import OUTPUT
+from .errors import InputError, MissingFileError
 from .net import channels as channels_of
 from .net import map_sizes
 from .netio import load_net
@@ -49,14 +49,14 @@ def image_files(paths: Sequence[PathLike]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in known)
             if not found:
-                raise ValueError(f"{path}: a folder without image files (.png, .jpg, ...)")
+                raise InputError(f"{path}: a folder without image files (.png, .jpg, ...)")
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"{path}: no such image file or folder")
+            raise MissingFileError(f"{path}: no such image file or folder")
     if not files:
-        raise ValueError("images: expected at least one image file or folder, got none")
+        raise InputError("images: expected at least one image file or folder, got none")
     return files
 
 
@@ -108,7 +108,7 @@ def image_to_input(
     ndarray of float64, shape (rows, cols) for one channel, else (rows, cols, 3); in [0, 1]
     """
     if channels not in (1, 3):
-        raise ValueError(
+        raise InputError(
             f"channels: expected 1 (grey) or 3 (RGB) for an image, got a net with {channels}"
         )
     Image = _pil()
@@ -151,7 +151,7 @@ def read_image(
             opened.load()
             img = ImageOps.exif_transpose(opened)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{path}: not a readable image ({exc})") from None
+        raise InputError(f"{path}: not a readable image ({exc})") from None
     return image_to_input(img, size, channels, upright=upright, invert=invert, stretch=stretch)
 
 
@@ -187,14 +187,10 @@ def input_size(net: dict, size: tuple[int, int] | None = None) -> tuple[int, int
         return net_input_size(net)
     rows, cols = (checks.positive_int(n, "size") for n in size)
     try:
-        maps, r, c = map_sizes(net["layers"], (rows, cols), channels_of(net))[-1]
+        sizes = map_sizes(net["layers"], (rows, cols), channels_of(net))
     except ValueError as exc:
-        raise ValueError(f"size {rows}x{cols}: does not fit the net's layers ({exc})") from None
-    if maps * r * c != OUTPUT.features(net):
-        raise ValueError(
-            f"size {rows}x{cols}: gives {maps * r * c} features, but the net's ffW takes "
-            f"{OUTPUT.features(net)}: the net was set up for another input size"
-        )
+        raise InputError(f"size {rows}x{cols}: does not fit the net's layers ({exc})") from None
+    netcheck.check_params(net, sizes, f"size {rows}x{cols}", finite=False)
     return rows, cols
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .constraints import NON_NEGATIVE_INT, check
+from .errors import InputError, InputTypeError
 from .octave_random import OctaveRandom
 
 GENERATORS = ("v5uniform", "twister")
@@ -66,9 +67,9 @@ def _check_seed(seed: Any) -> int:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(
         seed, (int, np.integer, float, np.floating)
     ):
-        raise TypeError(f"seed: expected an integer in [0, 2**32 - 1], got {seed!r}")
+        raise InputTypeError(f"seed: expected an integer in [0, 2**32 - 1], got {seed!r}")
     if not (math.isfinite(seed) and seed == int(seed) and 0 <= seed <= _M32):
-        raise ValueError(f"seed: expected an integer in [0, 2**32 - 1], got {seed!r}")
+        raise InputError(f"seed: expected an integer in [0, 2**32 - 1], got {seed!r}")
     return int(seed)
 
 
@@ -76,7 +77,7 @@ def _shape(dims: tuple) -> tuple[int, ...]:
     """MATLAB's ``rand(dims...)`` shape: (n, n) for one size, else ``dims``."""
     for d in dims:
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 0:
-            raise ValueError(f"dims: expected non-negative integers, got {dims!r}")
+            raise InputError(f"dims: expected non-negative integers, got {dims!r}")
     return (int(dims[0]),) * 2 if len(dims) == 1 else tuple(int(d) for d in dims)
 
 
@@ -104,7 +105,7 @@ class MatlabRandom:
 
     def __init__(self, seed: Any = 0, generator: str = "v5uniform") -> None:
         if generator not in GENERATORS:
-            raise ValueError(
+            raise InputError(
                 f"generator: expected one of {', '.join(map(repr, GENERATORS))}, got {generator!r}"
             )
         self.seed, self.generator = _check_seed(seed), generator
@@ -188,7 +189,7 @@ class MatlabRandom:
         kind = state[0] if isinstance(state, (tuple, list)) and state else None
         want = "MT19937" if self.generator == "twister" else "v5uniform"
         if kind != want:
-            raise ValueError(
+            raise InputError(
                 f"state: expected a {want} state (from get_state of a {self.generator} "
                 f"MatlabRandom), got {kind!r}"
             )
@@ -202,7 +203,7 @@ class MatlabRandom:
             or not all(0 <= w <= _M53 for w in z)
             or not (0 <= int(i) <= 31 and int(borrow) in (0, 1) and 0 < int(j) <= _M32)
         ):
-            raise ValueError("state: not a v5uniform state (32 words < 2**53, i, borrow, j)")
+            raise InputError("state: not a v5uniform state (32 words < 2**53, i, borrow, j)")
         self._z, self._i, self._borrow, self._j = z, int(i), int(borrow), int(j)
 
     @property
@@ -222,4 +223,4 @@ def make_rng(kind: str, seed: int) -> OctaveRandom | MatlabRandom:
         return OctaveRandom(seed)
     if kind in RNG_CHOICES:
         return MatlabRandom(seed, "v5uniform" if kind == "matlab" else "twister")
-    raise ValueError(f"rng: expected one of {', '.join(RNG_CHOICES)}, got {kind!r}")
+    raise InputError(f"rng: expected one of {', '.join(RNG_CHOICES)}, got {kind!r}")

@@ -25,6 +25,7 @@ Forms (how a field's value is stored in the dict):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from dataclasses import dataclass
@@ -88,10 +89,16 @@ def layer_fields(kind: str) -> tuple[Field, ...]:
     return KINDS[kind].fields if kind in KINDS else ()
 
 
+@functools.cache
+def field_table(kind: str | None = None) -> dict[str, Field]:
+    """The fields by name, in table order, of a layer of type ``kind`` (the net dict's when
+    ``kind`` is None; none for an unknown type): made once per kind."""
+    return {f.name: f for f in (top_fields() if kind is None else layer_fields(kind))}
+
+
 def field_of(key: str, kind: str | None = None) -> Field | None:
     """The field ``key`` of a layer of type ``kind``, or of the net dict when ``kind`` is None."""
-    table = top_fields() if kind is None else layer_fields(kind)
-    return next((f for f in table if f.name == key), None)
+    return field_table(kind).get(key)
 
 
 def params_of(kind: str | None = None) -> tuple[Field, ...]:
@@ -185,16 +192,25 @@ class MapStack(list):
         return list, (list(self),)
 
 
-def map_array(maps: list) -> np.ndarray:
-    """The (maps, rows, cols, batch) array of a list of (rows, cols, batch) maps: the array
-    behind an intact :class:`MapStack` or a lone contiguous map (not a copy: do not write to
-    it), else a new one."""
+def stack_of(maps: list) -> np.ndarray | None:
+    """The (maps, rows, cols, batch) array behind ``maps`` if it is an intact
+    :class:`MapStack` (it still holds exactly its views), else None."""
     if (
         isinstance(maps, MapStack)
         and len(maps) == len(maps.views)
         and all(map(operator.is_, maps, maps.views))
     ):
         return maps.stack
+    return None
+
+
+def map_array(maps: list) -> np.ndarray:
+    """The (maps, rows, cols, batch) array of a list of (rows, cols, batch) maps: the array
+    behind an intact :class:`MapStack` or a lone contiguous map (not a copy: do not write to
+    it), else a new one."""
+    stack = stack_of(maps)
+    if stack is not None:
+        return stack
     if len(maps) == 1:  # e.g. the input layer: batch innermost makes the patch copies cheap
         return np.ascontiguousarray(maps[0])[None]
     return np.stack(maps)
@@ -226,9 +242,9 @@ class KernelStack(list):
         return list, ([list(row) for row in self],)
 
 
-def kernel_array(k: list) -> np.ndarray:
-    """The (maps_in, maps_out, ks, ks) array of the kernels ``k[i][j]``: the array behind an
-    intact :class:`KernelStack` (not a copy: do not write to it), else a new one."""
+def kernel_stack_of(k: list) -> np.ndarray | None:
+    """The (maps_in, maps_out, ks, ks) array behind ``k`` if it is an intact
+    :class:`KernelStack` (its lists still hold exactly its views), else None."""
     if (
         isinstance(k, KernelStack)
         and len(k) == len(k.rows)
@@ -237,7 +253,14 @@ def kernel_array(k: list) -> np.ndarray:
         and all(map(operator.is_, itertools.chain.from_iterable(k), k.flat))
     ):
         return k.stack
-    return np.array(k)
+    return None
+
+
+def kernel_array(k: list) -> np.ndarray:
+    """The (maps_in, maps_out, ks, ks) array of the kernels ``k[i][j]``: the array behind an
+    intact :class:`KernelStack` (not a copy: do not write to it), else a new one."""
+    stack = kernel_stack_of(k)
+    return np.array(k) if stack is None else stack
 
 
 def as_kernels(k: list) -> KernelStack:

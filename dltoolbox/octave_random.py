@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .constraints import NON_NEGATIVE_INT, check
+from .errors import InputError, InputTypeError
 
 _UINT32_MAX = 2**32 - 1
 
@@ -48,11 +49,11 @@ class OctaveRandom:
     def __init__(self, seed: Any = 0) -> None:
         values = np.asarray(seed)
         if values.size == 0 or not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
-            raise TypeError(
+            raise InputTypeError(
                 f"seed: expected a number or a non-empty array of numbers, got {seed!r}"
             )
         if np.iscomplexobj(values):
-            raise TypeError(f"seed: expected real numbers, got complex {seed!r}")
+            raise InputTypeError(f"seed: expected real numbers, got complex {seed!r}")
         self.key = [_key_word(float(v)) for v in values.ravel(order="F")]
         # A list (not an int or an array) makes numpy use init_by_array, as Octave does.
         self._stream = np.random.RandomState(self.key)
@@ -77,7 +78,7 @@ class OctaveRandom:
             return float(self._stream.random_sample())
         for d in dims:
             if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0:
-                raise ValueError(f"dims: expected non-negative integers, got {dims!r}")
+                raise InputError(f"dims: expected non-negative integers, got {dims!r}")
         shape = (dims[0], dims[0]) if len(dims) == 1 else tuple(int(d) for d in dims)
         count = math.prod(shape)
         return self._stream.random_sample(count).reshape(shape, order="F")

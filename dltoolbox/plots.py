@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .cnnff import cnnff
+from .errors import InputError
 from .fileutil import write_atomically
 from .net import params_of
 
@@ -50,7 +51,7 @@ def plot_loss(rL, path: str | os.PathLike) -> Path:
     """
     rL = np.asarray(rL, dtype=float).ravel()
     if rL.size == 0:
-        raise ValueError("rL: expected at least one loss value, got an empty array")
+        raise InputError("rL: expected at least one loss value, got an empty array")
     fig = require_matplotlib().Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     ax.plot(np.arange(rL.size), rL)
@@ -69,7 +70,7 @@ def _first_kernels(net: dict) -> tuple[int, str, list]:
         for field in params_of(layer.get("type")) if l else ():
             if field.form == "grid" and field.name in layer:
                 return l, field.name, layer[field.name]
-    raise ValueError('net: expected a set-up net with a convolution layer ("k"), found none')
+    raise InputError('net: expected a set-up net with a convolution layer ("k"), found none')
 
 
 def plot_kernels(net: dict, path: str | os.PathLike, transposed: bool = True) -> Path:
@@ -107,7 +108,7 @@ def plot_feature_maps(
     """
     x = np.asarray(x, dtype=float)
     if x.ndim != 2:
-        raise ValueError(f"x: expected one sample of shape (rows, cols), got shape {x.shape}")
+        raise InputError(f"x: expected one sample of shape (rows, cols), got shape {x.shape}")
     scratch = dict(net, layers=[dict(layer) for layer in net["layers"]])
     cnnff(scratch, x)
     layers = scratch["layers"]

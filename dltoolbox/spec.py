@@ -10,6 +10,7 @@ Specs without the new letters are exactly the toolbox's. Each layer kind
 
 from __future__ import annotations
 
+from .errors import InputError, InputTypeError
 from .layers import INPUT, KINDS, hidden_kinds
 
 
@@ -35,23 +36,23 @@ def parse_spec(spec: str) -> list[dict]:
         or no layer after the input.
     """
     if not isinstance(spec, str):
-        raise TypeError(f"spec: expected a string such as '6c5-2s-12c5-2s', got {spec!r}")
+        raise InputTypeError(f"spec: expected a string such as '6c5-2s-12c5-2s', got {spec!r}")
     tokens = spec.strip().split("-")
     layers: list[dict] = [{"type": "i"}]
     first = INPUT.spec_pattern.fullmatch(tokens[0]) if tokens else None
     if first:
         layer = INPUT.from_spec(first)
         if layer is None:
-            raise ValueError(f"spec: the input {tokens[0]!r} of {spec!r} has no channels")
+            raise InputError(f"spec: the input {tokens[0]!r} of {spec!r} has no channels")
         layers[0] = layer
         tokens = tokens[1:]
     if not tokens or tokens == [""]:
-        raise ValueError(f"spec: expected at least one layer after the input, got {spec!r}")
+        raise InputError(f"spec: expected at least one layer after the input, got {spec!r}")
     for pos, token in enumerate(tokens, start=1):
         layer = _parse_token(token)
         if layer is None:
             forms = " or ".join(kind.spec_help for kind in hidden_kinds())
-            raise ValueError(
+            raise InputError(
                 f"spec: layer {pos} of {spec!r} is {token!r}; expected {forms} with positive "
                 f"integers, {INPUT.spec_help}, all joined by '-'"
             )

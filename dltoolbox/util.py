@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import InputError
+
 
 def sigm(p: np.ndarray) -> np.ndarray:
     """Logistic sigmoid ``1 / (1 + exp(-p))``, elementwise.
@@ -46,12 +48,12 @@ def expand(a: np.ndarray, s: Sequence[int]) -> np.ndarray:
     a = np.asarray(a)
     s = list(s)
     if len(s) != a.ndim:
-        raise ValueError(
+        raise InputError(
             f"s: expected one factor per dimension of a ({a.ndim}), got {len(s)} factors {s!r}"
         )
     for factor in s:
         if isinstance(factor, bool) or int(factor) != factor or factor < 0:
-            raise ValueError(f"s: expected non-negative integers, got {s!r}")
+            raise InputError(f"s: expected non-negative integers, got {s!r}")
     for axis, factor in enumerate(s):
         a = np.repeat(a, int(factor), axis=axis)
     return a

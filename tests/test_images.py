@@ -206,7 +206,10 @@ def test_predict_upright_sees_other_images(trained, digits, capsys):
     [
         (["{digits}/none.png"], "none.png: no such image file or folder"),
         (["{digits}/notes.txt"], "notes.txt: not a readable image"),
-        (["{digits}", "--input", "32x32"], "size 32x32: gives 400 features, but the net's ffW"),
+        (
+            ["{digits}", "--input", "32x32"],
+            "size 32x32: maps of size (32, 32) give 400 features, but ffW expects",
+        ),
         (["{digits}", "--input", "6x6"], "size 6x6: does not fit the net's layers"),
     ],
 )

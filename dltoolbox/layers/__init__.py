@@ -13,7 +13,8 @@ How to add a kind (say a fully connected hidden layer 'f'):
    ``required``/``optional`` keys with their constraints (:mod:`dltoolbox.constraints`),
    ``fields`` (every field it stores, with its form and role: ``param`` fields are updated by
    cnnapplygrads through their ``grad`` and ``velocity`` names), and the methods ``out_shape``,
-   ``setup``, ``forward``, ``backward``, ``summary``, ``spec``/``from_spec`` (with
+   ``setup``, ``param_shapes`` (the shapes of its trained fields, checked by
+   :mod:`dltoolbox.netcheck`), ``forward``, ``backward``, ``summary``, ``spec``/``from_spec`` (with
    ``spec_pattern`` and ``spec_help``) and ``entries`` (for the gradient check).
 2. If its passes need an operation the engines lack, add it to
    :class:`dltoolbox.engines.Engine` and to each engine.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..constraints import Constraint, validate
+from ..constraints import Constraint, Interval, validate
+from ..errors import InputError, InputTypeError
 from ..net import Field, flatten, unflatten
 
 #: The fields of every layer whose output is maps.
@@ -26,6 +28,20 @@ KINDS: dict[str, LayerKind] = {}
 def kind_of(layer: dict) -> LayerKind:
     """The kind of ``layer`` (a checked layer: its type is registered)."""
     return KINDS[layer["type"]]
+
+
+@functools.cache
+def _int_keys(kind: type) -> frozenset:
+    """The keys of ``kind`` whose constraint is (or allows) an integer."""
+    table = {**kind.required, **{k: c for k, (c, _) in kind.optional.items()}}
+    return frozenset(
+        key
+        for key, constraint in table.items()
+        if any(
+            isinstance(c, Interval) and c.integer
+            for c in (constraint if isinstance(constraint, tuple) else (constraint,))
+        )
+    )
 
 
 class LayerKind:
@@ -47,6 +63,8 @@ class LayerKind:
     #: Whether the layer's output is one vector per sample (an 'f' layer) rather than maps;
     #: no map layer may follow one.
     flat: ClassVar[bool] = False
+    #: The trained field whose columns are the features of the layer below (None: none).
+    features_field: ClassVar[str | None] = None
     #: The spec token (see :mod:`dltoolbox.spec`) and its description for help texts.
     spec_pattern: ClassVar[re.Pattern]
     spec_help: ClassVar[str]
@@ -60,21 +78,24 @@ class LayerKind:
         stored = tuple(f.name for f in self.fields if f.name not in table)
         for key in self.required:
             if key not in layer:
-                raise ValueError(f"{where}: a {self.type!r} layer needs key {key!r}, missing")
+                raise InputError(f"{where}: a {self.type!r} layer needs key {key!r}, missing")
         validate(layer, table, lambda key: f'{where}["{key}"]', ignore=stored)
 
     def get(self, layer: dict, key: str) -> Any:
-        """``layer[key]``, or the default of an optional key; integers as int."""
+        """``layer[key]``, or the default of an optional key; the values of integer keys
+        (``outputmaps``, ``stride``, ``channels``, ...: 6.0 is accepted for 6) as int."""
         if key in layer:
             value = layer[key]
-            return int(value) if key in self.required and not isinstance(value, str) else value
+            return (
+                int(value) if key in _int_keys(type(self)) and not isinstance(value, str) else value
+            )
         return self.optional[key][1]
 
     # ----------------------------------------------------------------- shapes and weights
 
     def channels(self, layer: dict) -> int:
         """The input channels (only the input kind has any)."""
-        raise TypeError(f"a {self.name} layer is not an input layer")
+        raise InputTypeError(f"a {self.name} layer is not an input layer")
 
     def out_shape(self, layer: dict, shape: tuple[int, int, int], l: int) -> tuple:
         """(maps, rows, cols) of the output for an input of ``shape``; errors name the layer
@@ -84,6 +105,18 @@ class LayerKind:
     def setup(self, layer: dict, shape_in: tuple[int, int, int], rng) -> None:
         """Store the initial weights of a layer whose input is (maps, rows, cols) ``shape_in``,
         drawn from ``rng``."""
+
+    def param_shapes(self, layer: dict, shape_in: tuple[int, int, int]) -> dict[str, tuple]:
+        """The shape each trained field must have for an input of (maps, rows, cols)
+        ``shape_in``, with the words that say where it comes from: ``{name: (shape, words)}``
+        (a grid's shape is (inputmaps, outputmaps, ks, ks), a list's (maps,)). Their gradients
+        and velocities have the same shapes. Checked by :mod:`dltoolbox.netcheck`."""
+        return {}
+
+    def pass_shapes(self, layer: dict, shape_out: tuple, batch: int) -> dict[str, tuple]:
+        """As :meth:`param_shapes`, for the fields of the last forward pass that cnnbp reads:
+        the maps ``a``, (maps, rows, cols, batch) for an output of ``shape_out``."""
+        return {"a": ((*shape_out, batch), "maps x rows x cols x batch of the last cnnff")}
 
     # ----------------------------------------------------------------- passes
 

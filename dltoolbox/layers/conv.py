@@ -31,6 +31,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..constraints import NON_NEGATIVE_INT, POSITIVE_INT, Instance, Options
+from ..errors import InputError
 from ..net import ConvGeometry, Field, KernelStack, kernel_array
 from .base import MAP_FIELDS, TYPE_FIELD, LayerKind
 
@@ -102,7 +103,7 @@ class Conv(LayerKind):
     def check(self, layer: dict, where: str) -> None:
         super().check(layer, where)
         if layer.get("padding") == "same" and self.get(layer, "kernelsize") % 2 == 0:
-            raise ValueError(
+            raise InputError(
                 f'{where}["padding"]: "same" needs an odd kernelsize (the output keeps the '
                 f"input size only then), got kernelsize {self.get(layer, 'kernelsize')}"
             )
@@ -113,13 +114,13 @@ class Conv(LayerKind):
         self._check_table(layer, inmaps, where)
         if g.ks > rows + 2 * g.pad or g.ks > cols + 2 * g.pad:
             padded = f" padded by {g.pad}" if g.pad else ""
-            raise ValueError(
+            raise InputError(
                 f'{where}["kernelsize"]: expected at most the input map size {rows} x {cols}'
                 f"{padded}, got {g.ks}"
             )
         spans = (rows + 2 * g.pad - g.ks, cols + 2 * g.pad - g.ks)
         if any(n % g.stride for n in spans) and self.get(layer, "remainder") != "drop":
-            raise ValueError(
+            raise InputError(
                 f'{where}["stride"]: {g.stride} does not divide the {spans[0]} x {spans[1]} '
                 f"positions past the first of a {rows} x {cols} map (padding {g.pad}, "
                 f'kernelsize {g.ks}); expected a divisor, or set {where}["remainder"] to '
@@ -132,13 +133,13 @@ class Conv(LayerKind):
         if table is None:
             return
         if table.shape != (inmaps, maps):
-            raise ValueError(
+            raise InputError(
                 f'{where}["connections"]: expected a boolean ({inmaps}, {maps}) table '
                 f"(inputmaps, outputmaps), got shape {table.shape}"
             )
         if not table.any(axis=0).all():
             lonely = np.flatnonzero(~table.any(axis=0)).tolist()
-            raise ValueError(
+            raise InputError(
                 f'{where}["connections"]: output maps {lonely} are connected to no input map'
             )
 
@@ -155,6 +156,13 @@ class Conv(LayerKind):
                     k[i, j] = (rng.rand(ks) - 0.5) * 2 * bound
         layer["k"] = KernelStack(k)
         layer["b"] = [0.0] * maps
+
+    def param_shapes(self, layer: dict, shape_in: tuple[int, int, int]) -> dict[str, tuple]:
+        maps, ks = self.get(layer, "outputmaps"), self.get(layer, "kernelsize")
+        return {
+            "k": ((shape_in[0], maps, ks, ks), "maps below x outputmaps, kernelsize"),
+            "b": ((maps,), "biases (outputmaps)"),
+        }
 
     def _table(self, layer: dict, inmaps: int) -> np.ndarray:
         table = layer.get("connections")

@@ -56,6 +56,7 @@ class FullyConnected(LayerKind):
         Field("dropout", "real", "spec", "q: the fraction dropped in training (absent: 0)"),
     )  # fmt: skip
     flat = True
+    features_field = "W"
     spec_pattern = re.compile(r"([0-9]+)f([rt]?)(?:d([0-9]*\.?[0-9]+))?")
     spec_help = "<outputs>f (such as 84f, 84fr for relu, 84ft for tanh; d<q> for dropout q)"
 
@@ -67,6 +68,19 @@ class FullyConnected(LayerKind):
         layer["b"] = np.zeros((outputs, 1))
         bound = math.sqrt(6 / (outputs + features))
         layer["W"] = (rng.rand(outputs, features) - 0.5) * 2 * bound
+
+    def param_shapes(self, layer: dict, shape_in: tuple[int, int, int]) -> dict[str, tuple]:
+        outputs = self.get(layer, "outputs")
+        return {
+            "W": ((outputs, math.prod(shape_in)), "outputs x features below"),
+            "b": ((outputs, 1), "outputs x 1"),
+        }
+
+    def pass_shapes(self, layer: dict, shape_out: tuple, batch: int) -> dict[str, tuple]:
+        shapes = {"a": ((shape_out[0], batch), "outputs x batch of the last cnnff")}
+        if self.get(layer, "dropout"):  # cnnbp reads the activation before the dropout
+            shapes["h"] = shapes["a"]
+        return shapes
 
     def forward(self, layer: dict, below: dict, engine, slot: int, rng=None) -> None:
         x = kind_of(below).features(below)  # (features, batch)

@@ -43,6 +43,23 @@ class Output:
         Field("output", "str", "spec", '"sigm" (default, squared error) or "softmax"'),
     )  # fmt: skip
 
+    #: The field whose columns are the features of the last layer (see :class:`LayerKind`).
+    features_field = "ffW"
+
+    def param_shapes(self, features: int, classes: int) -> dict[str, tuple]:
+        """As :meth:`LayerKind.param_shapes`, for ``features`` inputs and ``classes`` outputs."""
+        return {
+            "ffW": ((classes, features), "classes x features of the last layer"),
+            "ffb": ((classes, 1), "classes x 1"),
+        }
+
+    def pass_shapes(self, features: int, classes: int, batch: int) -> dict[str, tuple]:
+        """As :meth:`LayerKind.pass_shapes`: ``fv`` and ``o`` of the last cnnff."""
+        return {
+            "fv": ((features, batch), "features x batch of the last cnnff"),
+            "o": ((classes, batch), "classes x batch of the last cnnff"),
+        }
+
     def function(self, net: dict) -> str:
         """``net["output"]`` or its default."""
         return net.get("output", OUTPUTS[0])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ..constraints import POSITIVE_INT, Options
+from ..errors import InputError
 from ..net import Field
 from .base import MAP_FIELDS, TYPE_FIELD, LayerKind
 
@@ -32,7 +33,7 @@ class Pool(LayerKind):
         maps, rows, cols = shape
         scale = self.get(layer, "scale")
         if rows % scale or cols % scale:
-            raise ValueError(
+            raise InputError(
                 f"Layer {l} size must be integer. Actual: {rows / scale:g} x {cols / scale:g} "
                 f'(a {rows} x {cols} map subsampled by scale {scale}; net["layers"][{l}])'
             )

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputTypeError
 from ..spec import spec_of
 from .fields import checked_net, table_of
 from .files import load_net
@@ -19,7 +20,7 @@ def _as_net(value: Any, which: str) -> dict:
         return checked_net(value)
     if isinstance(value, (str, os.PathLike)):
         return load_net(value)
-    raise TypeError(
+    raise InputTypeError(
         f"{which}: expected a net dict or a path (.mat, .npz, FILE.mat:VARIABLE), "
         f"got {type(value).__name__}"
     )

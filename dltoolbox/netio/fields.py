@@ -7,23 +7,15 @@ written in), :func:`in_table_order` the key order of a dict read back.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import DltoolboxError, InputError, InputTypeError, NetFieldError
 from ..layers import KINDS
-from ..net import ROLES, Field, top_fields
-
-
-@functools.cache
-def _top_table() -> dict[str, Field]:
-    return {field.name: field for field in top_fields()}
-
-
-@functools.cache
-def _kind_table(layer_type: str) -> dict[str, Field]:
-    return {field.name: field for field in KINDS[layer_type].fields}
+from ..net import ROLES, Field, field_table
 
 
 @functools.cache
@@ -47,10 +39,8 @@ def table_of(layer_type: str | None = None) -> dict[str, Field]:
     files always did): type and integers first, then parameters, maps, gradients, velocities,
     and strings last.
     """
-    if layer_type is None:
-        return _top_table()
-    if layer_type in KINDS:
-        return _kind_table(layer_type)
+    if layer_type is None or layer_type in KINDS:
+        return field_table(layer_type)
     return _every_kind_table()
 
 
@@ -84,6 +74,18 @@ def in_table_order(d: dict, table: dict[str, Field]) -> dict:
     return dict(sorted(d.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
+@contextlib.contextmanager
+def writing(at: str, form: str) -> Iterator[None]:
+    """Around the writing of the field ``at`` of ``form``: a value of another form (a kernel
+    grid that is not a list of lists, ...) is a NetFieldError naming it."""
+    try:
+        yield
+    except DltoolboxError:
+        raise
+    except (TypeError, ValueError, AttributeError, IndexError) as err:
+        raise NetFieldError(at, f"cannot be written as a {form!r} field ({err})") from None
+
+
 def warn_skipped(names: list[str], action: str) -> None:
     """The warning for fields no file holds (``names``, as ``net["layers"][1]["junk"]``)."""
     if names:
@@ -96,11 +98,11 @@ def warn_skipped(names: list[str], action: str) -> None:
 def checked_net(net: Any) -> dict:
     """``net`` if it is a dict whose layers are dicts with a str ``type``; else an error."""
     if not isinstance(net, dict):
-        raise TypeError(f"net: expected a dict (a dltoolbox net), got {type(net).__name__}")
+        raise InputTypeError(f"net: expected a dict (a dltoolbox net), got {type(net).__name__}")
     layers = net.get("layers")
     if not isinstance(layers, (list, tuple)) or not layers:
-        raise ValueError('net["layers"]: expected a non-empty list of layer dicts')
+        raise InputError('net["layers"]: expected a non-empty list of layer dicts')
     for l, layer in enumerate(layers):
         if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
-            raise TypeError(f'net["layers"][{l}]: expected a dict with a str "type"')
+            raise InputTypeError(f'net["layers"][{l}]: expected a dict with a str "type"')
     return net

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import scipy.io
 
+from ..errors import InputError, NetFileError
 from ..fileutil import PathLike, write_atomically
 from ..net import Field
-from .fields import fields_to_write, in_table_order, table_of, warn_skipped
+from .fields import fields_to_write, in_table_order, table_of, warn_skipped, writing
 from .values import (
     grid_value,
     layer_int,
@@ -84,7 +85,8 @@ def _struct_of(
         if form is None:
             skipped.append(at)
         else:
-            out[key] = _WRITERS[form](value, at)
+            with writing(at, form):
+                out[key] = _WRITERS[form](value, at)
     return out
 
 
@@ -109,7 +111,7 @@ def _struct_fields(value: np.ndarray) -> dict[str, Any]:
 
 def _cell_items(value: Any, where: str) -> list:
     if not isinstance(value, np.ndarray) or value.dtype != object:
-        raise ValueError(f"{where}: expected a cell, got {_kind(value)}")
+        raise InputError(f"{where}: expected a cell, got {_kind(value)}")
     return list(value.reshape(-1, order="F"))
 
 
@@ -128,20 +130,20 @@ def _is_text(value: Any) -> bool:
 
 def _array(value: Any, where: str) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
-        raise ValueError(f"{where}: expected a numeric array, got {_kind(value)}")
+        raise InputError(f"{where}: expected a numeric array, got {_kind(value)}")
     return value if value.dtype.kind == "f" else value.astype(np.float64)
 
 
 def _text(value: Any, where: str) -> str:
     if not _is_text(value):
-        raise ValueError(f"{where}: expected a string, got {_kind(value)}")
+        raise InputError(f"{where}: expected a string, got {_kind(value)}")
     return "".join(value.reshape(-1).tolist())
 
 
 def _scalar_in(value: Any, where: str) -> Any:
     arr = _array(value, where)
     if arr.size != 1:
-        raise ValueError(f"{where}: expected a scalar, got shape {arr.shape}")
+        raise InputError(f"{where}: expected a scalar, got shape {arr.shape}")
     return scalar_value(arr)
 
 
@@ -167,7 +169,7 @@ def _maps_in(value: Any, where: str, field: Field, batch: int | None) -> list[np
         arr = _array(item, f"{where}{{{j + 1}}}")
         if arr.ndim == 2:  # MATLAB drops a trailing singleton: this is a batch of one
             if batch not in (None, 1):
-                raise ValueError(
+                raise InputError(
                     f"{where}{{{j + 1}}}: a 2-D map (batch of one) in a net whose batch is {batch}"
                 )
             arr = arr[:, :, None]
@@ -234,10 +236,10 @@ def from_struct(value: np.ndarray, source: str) -> dict:
     for l, item in enumerate(_cell_items(fields.pop("layers"), f"{source}.layers")):
         where = f"{source}.layers{{{l + 1}}}"
         if not (isinstance(item, np.ndarray) and item.dtype.names and item.size == 1):
-            raise ValueError(f"{where}: expected a struct, got {_kind(item)}")
+            raise InputError(f"{where}: expected a struct, got {_kind(item)}")
         layer = _struct_fields(item)
         if "type" not in layer:
-            raise ValueError(f"{where}: no type field")
+            raise InputError(f"{where}: no type field")
         table = table_of(_text(layer["type"], f"{where}.type"))
         layers.append(_dict_of(layer, table, where, readers, skipped))
     net = _dict_of(fields, table_of(), source, readers, skipped)
@@ -267,13 +269,13 @@ def _walk(value: np.ndarray, selector: str, source: str) -> np.ndarray:
         field, index = step.groups()
         if field is not None:
             if value.dtype.names is None or field not in value.dtype.names or value.size != 1:
-                raise ValueError(f"{source}: {where} is not a struct with a field {field!r}")
+                raise InputError(f"{source}: {where} is not a struct with a field {field!r}")
             value = value[field].reshape(-1)[0]
             where += f".{field}"
         else:
             n = int(index)
             if value.dtype != object or not 1 <= n <= value.size:
-                raise ValueError(
+                raise InputError(
                     f"{source}: {where} is not a cell with an element {{{n}}} "
                     f"(it has shape {value.shape})"
                 )
@@ -287,44 +289,59 @@ def _is_net_struct(value: Any) -> bool:
     return names is not None and "layers" in names and value.size == 1
 
 
+def _read(path: Path, call: Callable, **kwargs: Any) -> Any:
+    """``call(path, **kwargs)`` (a scipy.io reader); any error a NetFileError naming the file."""
+    try:
+        return call(path, **kwargs)
+    except Exception as err:  # scipy raises many kinds on foreign or damaged files
+        problem = f"not a readable MATLAB .mat file: damaged, truncated or foreign ({err})"
+        raise NetFileError(path, problem) from None
+
+
 def _the_only_net(path: Path, structs: list[str]) -> dict:
-    raw = scipy.io.loadmat(path, variable_names=structs, squeeze_me=False) if structs else {}
+    raw = _read(path, scipy.io.loadmat, variable_names=structs, squeeze_me=False) if structs else {}
     nets = [v for v in structs if _is_net_struct(raw[v])]
     if len(nets) != 1:
         if nets:
             found = f"several nets: {nets}"
         else:
             found = f"no net (a struct with a layers field); struct variables: {structs}"
-        raise ValueError(
-            f"{path}: holds {found}. Pick one with name=VARIABLE or "
-            f"'{path}:VARIABLE' (a field or cell element too: VAR.field, VAR{{2}})"
+        raise NetFileError(
+            path,
+            f"holds {found}. Pick one with name=VARIABLE or "
+            f"'{path}:VARIABLE' (a field or cell element too: VAR.field, VAR{{2}})",
         )
     return from_struct(raw[nets[0]], f"{path}:{nets[0]}")
 
 
 def load_mat(path: Path, selector: str | None) -> dict:
-    """The net of a ``.mat`` file: the one it holds, or the struct ``selector`` names."""
-    try:
-        variables = scipy.io.whosmat(path)
-    except Exception as err:  # scipy raises many kinds on foreign or damaged files
-        raise ValueError(f"{path}: not a readable MATLAB .mat file ({err})") from None
-    if selector is None:
-        return _the_only_net(path, [v for v, _, cls in variables if cls == "struct"])
-    if not _SELECTOR.fullmatch(selector):
-        raise ValueError(
+    """The net of a ``.mat`` file: the one it holds, or the struct ``selector`` names. What
+    the file holds that is no toolbox net is a NetFileError naming the file."""
+    if selector is not None and not _SELECTOR.fullmatch(selector):
+        raise InputError(
             f"name: expected a variable name, optionally with .field and {{n}} steps "
             f"(e.g. net_setup, dup2.net_bp, net_after_epoch{{2}}), got {selector!r}"
         )
-    first = re.match(r"[A-Za-z]\w*", selector).group(0)
-    if first not in [v for v, _, _ in variables]:
-        raise ValueError(
-            f"{path}: no variable {first!r}; its variables are {[v for v, _, _ in variables]}"
-        )
-    raw = scipy.io.loadmat(path, variable_names=[first], squeeze_me=False)
-    value = _walk(raw[first], selector, str(path))
-    if not _is_net_struct(value):
-        raise ValueError(f"{path}:{selector} is not a net (a struct with a layers field)")
-    return from_struct(value, f"{path}:{selector}")
+    variables = _read(path, scipy.io.whosmat)
+    try:
+        if selector is None:
+            return _the_only_net(path, [v for v, _, cls in variables if cls == "struct"])
+        first = re.match(r"[A-Za-z]\w*", selector).group(0)
+        if first not in [v for v, _, _ in variables]:
+            raise NetFileError(
+                path, f"no variable {first!r}; its variables are {[v for v, _, _ in variables]}"
+            )
+        raw = _read(path, scipy.io.loadmat, variable_names=[first], squeeze_me=False)
+        value = _walk(raw[first], selector, str(path))
+        if not _is_net_struct(value):
+            raise NetFileError(
+                path, f"{path}:{selector} is not a net (a struct with a layers field)"
+            )
+        return from_struct(value, f"{path}:{selector}")
+    except NetFileError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError) as err:  # not shaped like a net
+        raise NetFileError(path, str(err)) from None
 
 
 def save_mat(path: Path, net: dict, name: str, activations: bool) -> Path:

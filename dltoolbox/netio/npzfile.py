@@ -10,7 +10,6 @@ top-level fields stored as one number). Arrays are stored under dotted names: ``
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NetFileError, PathError
 from ..fileutil import write_atomically
 from ..net import Field, as_value
-from .fields import checked_net, fields_to_write, in_table_order, table_of, warn_skipped
+from .fields import (
+    checked_net,
+    fields_to_write,
+    in_table_order,
+    table_of,
+    warn_skipped,
+    writing,
+)
 from .values import grid_value, layer_int, numeric, one_number, option_value, scalar_value
 
 NPZ_FORMAT = "dltoolbox-net"
@@ -110,7 +117,8 @@ def _put_fields(
         if form is None:
             out.skipped.append(at)
         else:
-            _WRITERS[form](out, key, value, at)
+            with writing(at, form):
+                _WRITERS[form](out, key, value, at)
 
 
 def net_to_arrays(net: dict, activations: bool = True) -> dict[str, np.ndarray]:
@@ -220,15 +228,15 @@ def _get_fields(src: _Entries, table: dict, where: str) -> dict:
 def _header(arrays: Any, source: str) -> dict:
     """The JSON description, checked to be of this format and version."""
     if META_KEY not in arrays:
-        raise ValueError(f"{source}: not a dltoolbox net (no {META_KEY!r} entry)")
+        raise NetFileError(source, f"not a dltoolbox net (no {META_KEY!r} entry)")
     try:
         meta = json.loads(str(arrays[META_KEY]))
         version = meta["format"], meta["version"]
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{source}: unreadable {META_KEY!r} entry ({err})") from None
+        raise NetFileError(source, f"unreadable {META_KEY!r} entry ({err})") from None
     if version != (NPZ_FORMAT, NPZ_VERSION):
-        raise ValueError(
-            f"{source}: expected format {NPZ_FORMAT!r} version {NPZ_VERSION}, got {version!r}"
+        raise NetFileError(
+            source, f"expected format {NPZ_FORMAT!r} version {NPZ_VERSION}, got {version!r}"
         )
     return meta
 
@@ -251,8 +259,8 @@ def net_from_arrays(arrays: Any, source: str = "arrays") -> dict:
 
     Raises
     ------
-    ValueError
-        Not a dltoolbox net, another format version, or an entry missing.
+    NetFileError
+        Not a dltoolbox net, another format version, or an entry missing or malformed.
     """
     meta = _header(arrays, source)
     top = _Entries(arrays, meta)
@@ -265,22 +273,43 @@ def net_from_arrays(arrays: Any, source: str = "arrays") -> dict:
             layers.append({"type": layer_meta["type"], **layer})  # type: the first field
         net = {"layers": layers, **_get_fields(top, table_of(), source)}
     except KeyError as err:
-        raise ValueError(f"{source}: damaged dltoolbox net, entry {err} missing") from None
+        raise NetFileError(source, f"damaged dltoolbox net, entry {err} missing") from None
+    except (TypeError, AttributeError, IndexError, ValueError) as err:  # a malformed description
+        raise NetFileError(source, f"damaged dltoolbox net ({err})") from None
     warn_skipped(top.skipped, "load_net")
     return net
 
 
-def load_npz(path: Path) -> dict:
-    """The net of a dltoolbox ``.npz`` file (pickled objects are refused)."""
+def read_arrays(path: Path, what: str = ".npz file") -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``path`` (``what`` it is, for messages). A damaged
+    file (whatever zipfile or numpy finds wrong: a bad CRC, a truncated zip, a broken header)
+    or one holding pickled objects (never unpickled) is a NetFileError naming it; a file that
+    cannot be opened a PathError."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return net_from_arrays({k: data[k] for k in data.files}, str(path))
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+        f = open(path, "rb")
+    except OSError as err:
+        raise PathError(f"path: cannot read {str(path)!r}: {err.strerror or err}") from None
+    if f.read(4) != b"PK\x03\x04":  # else numpy would take it for a pickle
+        f.close()
+        raise NetFileError(
+            path, f"not a readable {what}: not a zip file (damaged, or another format)"
+        )
+    f.seek(0)
+    try:
+        with f, np.load(f, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
     except ValueError as err:
         if "allow_pickle" in str(err):
-            raise ValueError(f"{path}: holds pickled objects; refusing to load them") from None
-        raise
+            raise NetFileError(path, "holds pickled objects; refusing to load them") from None
+        raise NetFileError(path, f"not a readable {what} ({err})") from None
+    except Exception as err:  # zipfile and numpy raise many kinds for damaged files
+        problem = f"not a readable {what} ({type(err).__name__}: {err})"
+        raise NetFileError(path, problem) from None
+
+
+def load_npz(path: Path) -> dict:
+    """The net of a dltoolbox ``.npz`` file (pickled objects are refused)."""
+    return net_from_arrays(read_arrays(path), str(path))
 
 
 def save_npz(path: Path, net: dict, activations: bool) -> Path:

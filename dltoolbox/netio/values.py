@@ -9,6 +9,7 @@ import numpy as np
 
 from ..checks import numeric_array
 from ..constraints import NON_NEGATIVE_INT, POSITIVE_INT, check
+from ..errors import InputError
 from ..net import Field, as_value
 
 
@@ -21,7 +22,7 @@ def one_number(value: Any, where: str) -> np.ndarray:
     """``value`` as an array of one number, floating point (integers become float64)."""
     arr = numeric(value, where)
     if arr.size != 1:
-        raise ValueError(f"{where}: expected a number, got an array of shape {arr.shape}")
+        raise InputError(f"{where}: expected a number, got an array of shape {arr.shape}")
     return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
 
 
@@ -38,7 +39,7 @@ def option_value(value: Any, where: str) -> int | str:
 def table_value(arr: np.ndarray, where: str) -> np.ndarray:
     """A ``table`` field read back: a boolean array (MATLAB stores logicals as 0/1 numbers)."""
     if not np.isin(arr, (0, 1)).all():
-        raise ValueError(f"{where}: expected a table of 0 and 1 (true/false), got other values")
+        raise InputError(f"{where}: expected a table of 0 and 1 (true/false), got other values")
     return arr.astype(bool)
 
 
