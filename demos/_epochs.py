@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -54,3 +55,17 @@ def train_and_report(cnn, data, opts, rng, epochs, progress=True):
 
     dlt.cnntrain(cnn, train_x, train_y, dict(opts, numepochs=epochs, progress=after_batch), rng)
     return errors, seconds
+
+
+def demo_main(demo, doc: str, epochs: int) -> None:
+    """The command line of a tutorial demo: ``demo(epochs, data, subset, dtype, progress)``."""
+    from dltoolbox.cli import subset_arg
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"epochs (default {epochs})")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--data", help="mnist_uint8.mat or a folder of MNIST files")
+    parser.add_argument("--subset", type=subset_arg, help="first N samples of each split")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args()
+    demo(args.epochs, args.data, args.subset, args.dtype, not args.no_progress)

@@ -20,12 +20,8 @@ alpha 0.05, momentum 0.9, alpha x 0.8 per epoch) instead of the paper's stochast
 Levenberg-Marquardt. It prints the summary, then the test error and seconds of each epoch.
 """
 
-import argparse
-
 import numpy as np
-from _epochs import train_spec
-
-from dltoolbox.cli import subset_arg
+from _epochs import demo_main, train_spec
 
 SPEC = "i-6c5t-2s-16c5t@lenet5-2s-120c5t-84ft"
 #: The paper's input levels: background (white paper) and ink.
@@ -49,11 +45,4 @@ def lenet5(epochs=10, data=None, subset=None, dtype="float32", progress=True):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    parser.add_argument("--data", help="mnist_uint8.mat or a folder of MNIST files")
-    parser.add_argument("--subset", type=subset_arg, help="first N samples of each split")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args()
-    lenet5(args.epochs, args.data, args.subset, args.dtype, not args.no_progress)
+    demo_main(lenet5, __doc__, 10)

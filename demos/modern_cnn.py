@@ -10,11 +10,7 @@ epoch) from rand('state', 0), which also draws the dropout masks. It prints the 
 the test error and seconds of each epoch.
 """
 
-import argparse
-
-from _epochs import train_spec
-
-from dltoolbox.cli import subset_arg
+from _epochs import demo_main, train_spec
 
 SPEC = "i-16c3rps-16c3rps-2m-32c3rps-32c3rps-2m-128frd0.5"
 OPTS = {"alpha": 0.01, "momentum": 0.9, "lr_decay": 0.8, "batchsize": 50}
@@ -27,11 +23,4 @@ def modern_cnn(epochs=10, data=None, subset=None, dtype="float32", progress=True
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    parser.add_argument("--data", help="mnist_uint8.mat or a folder of MNIST files")
-    parser.add_argument("--subset", type=subset_arg, help="first N samples of each split")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args()
-    modern_cnn(args.epochs, args.data, args.subset, args.dtype, not args.no_progress)
+    demo_main(modern_cnn, __doc__, 10)
