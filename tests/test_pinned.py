@@ -3,8 +3,12 @@ main before the layer-kind redesign (commit dea9465), so any change of a single 
 parameter, velocity, loss or output of these short runs fails here.
 
 Each case trains on data drawn from ``OctaveRandom`` (no files needed), in both engines and
-both dtypes. Regenerate only on purpose (a change of numbers is a change of the product):
-``python tests/test_pinned.py > tests/data/pinned.json``.
+both dtypes. The bits of a matrix product depend on the BLAS kernels that compute it, so the
+file holds one set of digests per platform (numpy's version, numpy's OpenBLAS kernel set, and
+which library runs the fast engine's products); on a platform with no set the test skips and
+says so. A set for a new platform is made by the pinned commit's code, never by the code under
+test: ``git worktree add /tmp/pinned dea9465`` then, from that folder,
+``PYTHONPATH=. python <this checkout>/tests/test_pinned.py``, which prints the set to add.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 import pytest
 
 import dltoolbox as dlt
+from dltoolbox.engines import blas
 
 PINNED = Path(__file__).parent / "data" / "pinned.json"
 
@@ -92,13 +97,34 @@ PARAMS = [
 ]
 
 
+def _platform() -> dict:
+    """What decides the bits here: numpy's version (major.minor), the kernel set of numpy's
+    BLAS, and whether the fast engine's products run on the private OpenBLAS or numpy's."""
+    info = blas.numpy_blas() or {}
+    return {
+        "numpy": ".".join(np.__version__.split(".")[:2]),
+        "numpy_blas": info.get("architecture", "unknown"),
+        "fast_blas": "private" if blas.backend().startswith("private") else "numpy",
+    }
+
+
+def _pinned_digests() -> dict:
+    here = _platform()
+    for entry in json.loads(PINNED.read_text())["platforms"]:
+        if all(entry[key] == value for key, value in here.items()):
+            return entry["digests"]
+    pytest.skip(f"no digests pinned for this platform {here} (see this module's docstring)")
+
+
 @pytest.mark.parametrize(("name", "engine", "dtype"), PARAMS, ids=lambda p: str(p))
 def test_trained_net_is_bit_identical_to_before(name, engine, dtype):
-    pinned = json.loads(PINNED.read_text())
+    pinned = _pinned_digests()
     net = _train(name, engine, dtype)
     assert _digest(net) == pinned[_key(name, engine, dtype)]
 
 
 if __name__ == "__main__":
-    json.dump({_key(*p): _digest(_train(*p)) for p in PARAMS}, sys.stdout, indent=1, sort_keys=True)
+    digests = {_key(*p): _digest(_train(*p)) for p in PARAMS}
+    entry = {"made_on": "<CPU model, BLAS versions>", **_platform(), "digests": digests}
+    json.dump(entry, sys.stdout, indent=1, sort_keys=False)
     print()
