@@ -5,7 +5,7 @@
 Two conv blocks, each two 3x3 ReLU convolutions with 'same' zero padding and a 2x2 max
 pooling (16 then 32 maps), a fully connected ReLU layer of 128 units with dropout 0.5, and a
 softmax output with cross-entropy: ``i-16c3rps-16c3rps-2m-32c3rps-32c3rps-2m-128frd0.5``.
-Trained by mini-batch SGD with momentum (batch 50, alpha 0.01, momentum 0.9, alpha x 0.8 per
+Trained by mini-batch SGD with momentum (batch 50, alpha 0.02, momentum 0.9, alpha x 0.85 per
 epoch) from rand('state', 0), which also draws the dropout masks. It prints the summary, then
 the test error and seconds of each epoch.
 """
@@ -13,7 +13,7 @@ the test error and seconds of each epoch.
 from _epochs import demo_main, train_spec
 
 SPEC = "i-16c3rps-16c3rps-2m-32c3rps-32c3rps-2m-128frd0.5"
-OPTS = {"alpha": 0.01, "momentum": 0.9, "lr_decay": 0.8, "batchsize": 50}
+OPTS = {"alpha": 0.02, "momentum": 0.9, "lr_decay": 0.85, "batchsize": 50}
 
 
 def modern_cnn(epochs=10, data=None, subset=None, dtype="float32", progress=True):

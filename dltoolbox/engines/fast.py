@@ -15,6 +15,11 @@ runs faster), and a row of ones carries the bias. The kernels also give the pool
 gives the kernel gradient (``P @ d.T``): :meth:`FastEngine.conv_forward` keeps them as a
 :class:`ConvCache`, the ``record`` of the maps it returns, for :meth:`FastEngine.conv_grads`.
 
+Where numba is installed (``pip install "dltoolbox[fast]"``), three passes run as compiled
+loops of :mod:`dltoolbox.engines.kernels` (the patches of a padded input, the 'full'
+convolution's scatter of its tap products, the delta under a max pooling layer), with the very
+same numbers as the numpy code here, which is the fallback.
+
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order). The options of :mod:`dltoolbox.activations`
 (relu, tanh) and max pooling are computed on the same stacks; max pooling's delta goes to the
@@ -34,6 +39,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..activations import derivative
 from ..net import ConvGeometry, KernelStack, MapStack, kernel_array, map_array
 from . import blas
+from . import kernels as compiled
 from .blas import matmul
 
 #: Largest patch matrix built at once, in elements; bigger batches are done in batch chunks.
@@ -65,9 +71,11 @@ def _patch_shape(shape: tuple, ks: int, rb: int, stride: int = 1) -> tuple[int, 
 
 
 def _patches(
-    a: np.ndarray, ks: int, rb: int, out: np.ndarray | None = None, stride: int = 1
+    a: np.ndarray, ks: int, rb: int, out: np.ndarray | None = None, stride: int = 1, pad: int = 0
 ) -> np.ndarray:
-    """The patch matrix of ``a`` (maps, rows, cols, batch) for ks x ks kernels.
+    """The patch matrix of ``a`` (maps, rows, cols, batch), zero-padded by ``pad``, for ks x ks
+    kernels (below, ``a`` is the padded array; with numba, :func:`compiled.patches` reads the
+    unpadded one and writes the zeros itself).
 
     ``P[(i, u, v), (r, c, b)] = a[i, rb * r + u, c + v, b]`` for ``u < ks + rb - 1`` and
     ``v < ks``: each column holds the inputs of ``rb`` vertically adjacent outputs (with a
@@ -76,6 +84,12 @@ def _patches(
     adds the bias in the forward product and sums the delta (the bias gradient) in the
     kernel-gradient product. Written into ``out`` when given (of that shape and ``a``'s dtype).
     """
+    if compiled.ENABLED:
+        if out is None:
+            out = np.empty(_patch_shape(_padded_shape(a.shape, pad), ks, rb, stride), a.dtype)
+        compiled.patches(a, ks, rb, stride, pad, out)
+        return out
+    a = _padded(a, pad)
     maps, rows, cols, batch = a.shape
     rows_out, cols_out = (rows - ks) // stride + 1, (cols - ks) // stride + 1
     shape = (maps, ks + rb - 1, ks, rows_out // rb, cols_out, batch)
@@ -271,29 +285,32 @@ class FastEngine:
         One product ``[-W, -b] @ P`` (see :func:`_patches`) gives ``-z`` for all maps and
         samples; the exponential reads it in the output's order, then ``1 / (1 + exp(-z))`` in
         place. Another ``activation`` (relu, tanh) is applied in place to ``z``. Padding and
-        stride (``geometry``) read a zero-padded copy of the input, every stride-th position.
+        stride (``geometry``): the patches read the zero-padded input, every stride-th position.
         """
-        a = _padded(map_array(a_prev), geometry.pad)
+        a, pad = map_array(a_prev), geometry.pad
         kernels = kernel_array(k)
         maps_in, maps_out, ks, _ = kernels.shape
-        _, rows, cols, batch = a.shape
+        _, rows, cols, batch = _padded_shape(a.shape, pad)
         s = geometry.stride
         rows_out, cols_out = (rows - ks) // s + 1, (cols - ks) // s + 1
         rb = _row_block(rows_out, maps_in) if s == 1 else 1
         wb = _forward_weights(kernels, b, rb, np.result_type(a, kernels))
         out = np.empty((maps_out, rows_out // rb, rb, cols_out, batch), dtype=wb.dtype)
-        rows_p, cols_p = _patch_shape(a.shape, ks, rb, s)
+        rows_p, cols_p = _patch_shape((maps_in, rows, cols, batch), ks, rb, s)
         chunk = max(1, PATCH_CHUNK // (rows_p * cols_p // batch))
         cache = None
         if chunk >= batch:
             buf = self._patch_buffer(slot, (rows_p, cols_p), a.dtype)
-            patches = _patches(a, ks, rb, buf.array, s)
+            patches = _patches(a, ks, rb, buf.array, s, pad)
             cache = buf.writer = ConvCache(tuple(a_prev), geometry, buf)
             z = self.scratch("z", (len(wb), cols_p), wb.dtype)
             parts = [(slice(None), matmul(wb, patches, out=z))]
         else:  # a large batch (e.g. a whole test set): bounded memory, same numbers
             parts = (
-                (slice(n, n + chunk), matmul(wb, _patches(a[..., n : n + chunk], ks, rb, None, s)))
+                (
+                    slice(n, n + chunk),
+                    matmul(wb, _patches(a[..., n : n + chunk], ks, rb, None, s, pad)),
+                )
                 for n in range(0, batch, chunk)
             )
         for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
@@ -353,12 +370,15 @@ class FastEngine:
         maximum in column-major order (:func:`_first_max`) instead of being spread.
         """
         act = map_array(a)
+        unpooled = isinstance(grad, _Unpooled) and grad.a_prev is a
+        if compiled.ENABLED and unpooled and grad.method == "max":  # one pass, same numbers
+            return MapStack(compiled.max_unpool(act, grad.d, grad.scale, activation))
         if activation == "sigm":
             d = 1 - act
             d *= act
         else:
             d = derivative(act, activation)
-        if not (isinstance(grad, _Unpooled) and grad.a_prev is a):
+        if not unpooled:
             d *= map_array(self.dense(grad))
             return MapStack(d)
         maps, rows, cols, batch = act.shape
@@ -397,13 +417,12 @@ class FastEngine:
         kernels = kernel_array(k_next)
         if geometry.stride > 1:
             return self._strided_input_grad(dn, kernels, geometry, size)
-        d = self._full_conv(dn, kernels)  # the padded input's gradient
-        pad, (rows, cols) = geometry.pad, size
-        return MapStack(d[:, pad : pad + rows, pad : pad + cols] if pad else d)
+        return MapStack(self._full_conv(dn, kernels, geometry.pad, size))
 
-    def _full_conv(self, dn: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+    def _full_conv(self, dn: np.ndarray, kernels: np.ndarray, pad: int, size: tuple) -> np.ndarray:
         """``d[i] = sum_j convn(dn[j], rot180(k[i][j]), 'full')`` for ``dn`` (maps_out, rows,
-        cols, batch) and the kernels (maps_in, maps_out, ks, ks).
+        cols, batch) and the kernels (maps_in, maps_out, ks, ks), cut to the window of ``size``
+        (rows, cols) that starts at (pad, pad): the gradient of the unpadded input.
         Each kernel tap (u, v) adds ``W[v, u] @ D`` at offset (u, v) of the result, where, as
         in :meth:`conv_grads`, D holds ``rb`` rows of ``d_next`` per column (``D[(j, dr), .] =
         d_next[j][rb * r + dr, c, b]``) and ``W[v, u][i, (j, dr)] = rot180(k_next[i][j])[u -
@@ -420,18 +439,22 @@ class FastEngine:
         values = np.zeros(kernels.size + 1, dtype=kernels.dtype)  # [k..., 0]
         values[:-1] = kernels.reshape(-1)
         w = values.take(_delta_table(maps_in, maps_out, ks, rb))  # w[v][(u, i), (j, dr)]
-        d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=np.result_type(w, dn))
-        if not blas.accumulates(d.dtype):
+        dtype = np.result_type(w, dn)
+        if not blas.accumulates(dtype):
             blocks = self._row_blocks(dn, rb)  # columns (r, c, b)
             shape = (ks * taps * maps_in, blocks.shape[1])
-            prods = matmul(
-                w.reshape(shape[0], -1), blocks, out=self.scratch("taps", shape, d.dtype)
-            )
+            prods = matmul(w.reshape(shape[0], -1), blocks, out=self.scratch("taps", shape, dtype))
             prods = prods.reshape(ks, taps, maps_in, rows // rb, cols, batch)
+            if compiled.ENABLED:
+                out = np.empty((maps_in, *size, batch), dtype=dtype)
+                compiled.scatter_taps(prods, rb, pad, out)
+                return out
+            d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=dtype)
             for v in range(ks):
                 for u in range(taps):
                     d[:, u : u + rows - rb + 1 : rb, v : v + cols] += prods[v, u]
-            return d
+            return _cut(d, pad, size)
+        d = np.zeros((maps_in, rows + ks - 1, cols + ks - 1, batch), dtype=dtype)
         step = rows // rb * batch  # columns of D per column c of d_next
         blocks = self.scratch("pool blocks", (maps_out * rb, cols * step), dn.dtype)
         by_rows = dn.reshape(maps_out, rows // rb, rb, cols, batch)
@@ -446,7 +469,7 @@ class FastEngine:
         for u in range(taps):
             placed = d[:, u : u + rows - rb + 1 : rb]  # (maps_in, rows / rb, cols + ks - 1, batch)
             placed += sums[u].transpose(0, 2, 1, 3)
-        return d
+        return _cut(d, pad, size)
 
     def _strided_input_grad(
         self, dn: np.ndarray, kernels: np.ndarray, geometry: ConvGeometry, size: tuple
@@ -483,7 +506,7 @@ class FastEngine:
         cache = getattr(a, "record", None)  # from conv_forward, if ``a`` is still its result
         patches = cache.patches_for(a_prev, geometry) if isinstance(cache, ConvCache) else None
         if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
-            patches = _patches(_padded(map_array(a_prev), geometry.pad), ks, rb, None, s)
+            patches = _patches(map_array(a_prev), ks, rb, None, s, geometry.pad)
         blocks = self._row_blocks(dd, rb)
         g = matmul(patches, blocks.T)  # (len(P), maps_out * rb)
         sums = g.reshape(-1).take(_grads_table(maps_in, maps_out, ks, rb)).sum(axis=0)  # dr summed
@@ -500,6 +523,18 @@ class _Unpooled:
     a_prev: list
     scale: int
     method: str
+
+
+def _cut(d: np.ndarray, pad: int, size: tuple) -> np.ndarray:
+    """The window of ``size`` (rows, cols) of ``d`` (maps, rows', cols', batch) at (pad, pad)."""
+    rows, cols = size
+    return d[:, pad : pad + rows, pad : pad + cols] if pad else d
+
+
+def _padded_shape(shape: tuple, pad: int) -> tuple:
+    """The shape (maps, rows, cols, batch) of :func:`_padded` of an array of ``shape``."""
+    maps, rows, cols, batch = shape
+    return maps, rows + 2 * pad, cols + 2 * pad, batch
 
 
 def _padded(a: np.ndarray, pad: int) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""Compiled loops for the fast engine's copy and scatter passes, where numba is installed.
+
+Three passes of a training step are chains of numpy calls that each walk a large array: the
+patch matrix of a padded input (a zero-padded copy, then a strided copy), the 'full'
+convolution's scatter of its tap products (one strided add per tap), and the delta of a max
+pooling layer (the first maximum of each block found with ``2 scale^2`` passes, then the
+expanded delta multiplied in). Each is one loop here, over the output once, in the order of
+memory. They compute the very same numbers as the numpy code they replace (which stays in
+:mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum adds the same
+terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
+
+``pip install numba`` (the ``fast`` extra) enables them; ``DLTOOLBOX_NUMBA=0`` (before
+dltoolbox is imported) keeps the numpy code. The first call of each kernel compiles it (about
+a second per kernel and dtype), or loads it from numba's cache in ``__pycache__``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # the numpy code runs instead
+    numba = None
+
+#: Whether the compiled kernels are used.
+ENABLED = numba is not None and os.environ.get("DLTOOLBOX_NUMBA", "1") != "0"
+#: Activation codes of :func:`max_unpool_delta` (the kernels take no strings).
+ACTIVATION_CODES = {"sigm": 0, "tanh": 1, "relu": 2}
+
+
+def _jit(function):
+    """``function`` compiled by numba (cached on disk), or as it is without numba."""
+    if numba is None:
+        return function
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(function)
+
+
+@_jit
+def patches(a, ks, rb, stride, pad, out):  # pragma: no cover - compiled
+    """The patch matrix of ``a`` (maps, rows, cols, batch) zero-padded by ``pad``, into ``out``
+    (maps * (ks + rb - 1) * ks + 1, rows' / rb * cols' * batch), without the padded copy:
+    ``out[(i, u, v), (r, c, b)] = a[i, rb * stride * r + u - pad, stride * c + v - pad, b]``
+    (0 outside ``a``), and a last row of ones (see :func:`dltoolbox.engines.fast._patches`)."""
+    maps, rows, cols, batch = a.shape
+    taps = ks + rb - 1
+    rows_out = (rows + 2 * pad - ks) // stride + 1
+    cols_out = (cols + 2 * pad - ks) // stride + 1
+    for i in range(maps):
+        for u in range(taps):
+            for v in range(ks):
+                row = out[(i * taps + u) * ks + v]
+                for r in range(rows_out // rb):
+                    y = rb * stride * r + u - pad
+                    for c in range(cols_out):
+                        x = stride * c + v - pad
+                        start = (r * cols_out + c) * batch
+                        if 0 <= y < rows and 0 <= x < cols:
+                            for b in range(batch):
+                                row[start + b] = a[i, y, x, b]
+                        else:
+                            for b in range(batch):
+                                row[start + b] = 0
+    out[-1] = 1
+
+
+@_jit
+def scatter_taps(prods, rb, pad, out):  # pragma: no cover - compiled
+    """The 'full' convolution's tap products placed and summed, cut to ``out``.
+
+    ``prods`` (ks, taps, maps, rows / rb, cols, batch) holds, for tap column v and tap row u,
+    the product to add at rows ``u + rb * r`` and columns ``v + c`` of the full result
+    (rows + ks - 1, cols + ks - 1); ``out`` (maps, rows', cols', batch) receives the window of
+    it that starts at (pad, pad). Every element sums its terms with v outer and u inner, from
+    zero: the order of the numpy code's strided adds, one map at a time (which stays in cache).
+    """
+    ks, taps, maps, blocks, cols, batch = prods.shape
+    _, rows_o, cols_o, _ = out.shape
+    out[:] = 0
+    for i in range(maps):
+        for v in range(ks):
+            for u in range(taps):
+                for r in range(blocks):
+                    y = u + rb * r - pad
+                    if y < 0 or y >= rows_o:
+                        continue
+                    for c in range(cols):
+                        x = v + c - pad
+                        if 0 <= x < cols_o:
+                            for b in range(batch):
+                                out[i, y, x, b] += prods[v, u, i, r, c, b]
+
+
+@_jit
+def max_unpool_delta(act, dn, scale, code, out):  # pragma: no cover - compiled
+    """The delta of a conv layer under a max pooling layer, into ``out`` (act's shape).
+
+    ``act`` (maps, rows, cols, batch) is the conv layer's output, ``dn`` (maps, rows / scale,
+    cols / scale, batch) the pooling layer's delta, ``code`` the activation
+    (:data:`ACTIVATION_CODES`). Each block's delta goes to its first maximum in column-major
+    order (the row offset fastest): ``out = (f'(act) * mask) * expand(dn)``, the products of
+    the numpy code in its order (so a non-maximum gets its signed zero, ``(f' * 0) * dn``)."""
+    maps, rows, cols, batch = act.shape
+    best = np.empty(batch, act.dtype)
+    first = np.empty(batch, np.int64)
+    one, zero = np.ones(1, act.dtype)[0], np.zeros(1, act.dtype)[0]  # act's dtype, not float64
+    for i in range(maps):
+        for bi in range(rows // scale):
+            for bj in range(cols // scale):
+                y0, x0 = bi * scale, bj * scale
+                for b in range(batch):
+                    best[b] = act[i, y0, x0, b]
+                    first[b] = 0
+                for k in range(1, scale * scale):  # k = p + scale * q: column-major
+                    y, x = y0 + k % scale, x0 + k // scale
+                    for b in range(batch):
+                        value = act[i, y, x, b]
+                        taken = value > best[b]
+                        best[b] = value if taken else best[b]
+                        first[b] = k if taken else first[b]
+                for k in range(scale * scale):
+                    y, x = y0 + k % scale, x0 + k // scale
+                    for b in range(batch):
+                        a = act[i, y, x, b]
+                        if code == 0:
+                            slope = (one - a) * a
+                        elif code == 1:
+                            slope = one - a * a
+                        else:
+                            slope = one if a > 0 else zero
+                        hit = one if first[b] == k else zero
+                        out[i, y, x, b] = slope * hit * dn[i, bi, bj, b]
+
+
+def max_unpool(act: np.ndarray, dn: np.ndarray, scale: int, activation: str) -> np.ndarray:
+    """:func:`max_unpool_delta` into a new array of ``act``'s shape and dtype."""
+    out = np.empty_like(act)
+    max_unpool_delta(act, dn, scale, ACTIVATION_CODES[activation], out)
+    return out

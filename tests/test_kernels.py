@@ -1,0 +1,106 @@
+"""The compiled kernels (dltoolbox/engines/kernels.py) give the numpy code's numbers bit for bit.
+
+Each kernel is compared with the numpy code it replaces in the fast engine, on its own and in
+whole training runs with the kernels switched off and on. Skipped without numba (the numpy code
+is then the only path, tested everywhere else).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dltoolbox as dlt
+from dltoolbox.engines import fast
+from dltoolbox.engines import kernels as compiled
+from dltoolbox.net import MapStack
+from dltoolbox.spec import parse_spec
+
+pytestmark = pytest.mark.skipif(compiled.numba is None, reason="numba is not installed")
+DTYPES = (np.float64, np.float32)
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal dtype, shape and bytes (so -0.0 and 0.0 differ, NaNs compare)."""
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.fixture
+def numpy_path(monkeypatch):
+    """A function running ``f()`` with the kernels switched off."""
+
+    def run(f):
+        with monkeypatch.context() as m:
+            m.setattr(compiled, "ENABLED", False)
+            return f()
+
+    return run
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    ("ks", "rb", "stride", "pad"),
+    [(5, 1, 1, 0), (5, 4, 1, 0), (3, 2, 1, 1), (3, 1, 2, 1), (5, 1, 3, 2), (2, 2, 1, 3)],
+)
+def test_patches(ks, rb, stride, pad, dtype, numpy_path):
+    a = np.random.default_rng(0).standard_normal((3, 12, 10, 7)).astype(dtype)
+    want = numpy_path(lambda: fast._patches(a, ks, rb, None, stride, pad))
+    assert same_bits(fast._patches(a, ks, rb, None, stride, pad), want)
+    strided = np.asarray(np.broadcast_to(a, (2, *a.shape))[1, ..., ::2])  # not contiguous
+    want = numpy_path(lambda: fast._patches(strided, ks, rb, None, stride, pad))
+    assert same_bits(fast._patches(strided, ks, rb, None, stride, pad), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("maps_in", "ks", "pad"), [(1, 5, 0), (4, 3, 1), (3, 5, 2), (2, 3, 0)])
+def test_full_convolution(maps_in, ks, pad, dtype, numpy_path, monkeypatch):
+    monkeypatch.setattr(fast.blas, "accumulates", lambda dtype: False)  # the scatter's path
+    rng = np.random.default_rng(1)
+    dn = rng.standard_normal((4, 8, 6, 5)).astype(dtype)
+    dn[0, 0] = -0.0  # signed zeros stay as the numpy code leaves them
+    k = rng.standard_normal((maps_in, 4, ks, ks)).astype(dtype)
+    size = (8 + ks - 1 - 2 * pad, 6 + ks - 1 - 2 * pad)
+    want = numpy_path(lambda: fast.FastEngine()._full_conv(dn, k, pad, size))
+    assert same_bits(fast.FastEngine()._full_conv(dn, k, pad, size), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["sigm", "tanh", "relu"])
+@pytest.mark.parametrize("scale", [2, 3])
+def test_max_unpool(scale, activation, dtype, numpy_path):
+    rng = np.random.default_rng(2)
+    act = rng.random((3, 6 * scale, 4 * scale, 9)).astype(dtype)
+    act[:, ::2] = act[:, 1::2]  # ties within blocks
+    act[0] = 0.0
+    act[1, 0] = -0.0  # a zero tie of both signs
+    dn = rng.standard_normal((3, 6, 4, 9)).astype(dtype)
+    engine, a = fast.FastEngine(), MapStack(act)
+
+    def delta():
+        return engine.activation_delta(a, engine.unpool(MapStack(dn), a, scale, "max"), activation)
+
+    assert same_bits(delta().stack, numpy_path(delta).stack)
+
+
+def _train(spec: str, dtype, engine_dtype_seed: int = 0) -> dict:
+    rng = np.random.default_rng(engine_dtype_seed)
+    x = rng.random((16, 16, 40)).astype(dtype)
+    y = np.eye(4, dtype=dtype)[:, rng.integers(0, 4, 40)]
+    net = dlt.cnnsetup({"layers": parse_spec(spec), "output": "softmax"}, x, y, 3)
+    opts = {"alpha": 0.1, "momentum": 0.9, "batchsize": 10, "numepochs": 2}
+    return dlt.cnntrain(net, x, y, opts, dlt.OctaveRandom(4))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "spec", ["i-4c3rps-4c3rps-2m-6c3rps-2m-8frd0.25", "i-3c5-2s-4c3t-2s", "i-3c3tp1s2d-2m-5f"]
+)
+def test_training_runs_are_bit_identical(spec, dtype, numpy_path, monkeypatch):
+    monkeypatch.setattr(fast.blas, "accumulates", lambda dtype: False)
+    got, want = _train(spec, dtype), numpy_path(lambda: _train(spec, dtype))
+    assert same_bits(got["ffW"], want["ffW"]) and same_bits(got["rL"], want["rL"])
+    for mine, theirs in zip(got["layers"], want["layers"]):
+        for key in ("k", "dk", "W", "dW", "a", "d"):
+            if key in mine:
+                assert same_bits(np.asarray(mine[key]), np.asarray(theirs[key])), key
