@@ -9,7 +9,7 @@ from . import checks, netcheck
 from .cnnbp import backward
 from .cnnff import forward, prepare
 from .engines import create
-from .errors import DltoolboxError
+from .errors import DltoolboxError, NetFieldError
 from .layers import OUTPUT, kind_of
 from .net import as_array, as_value, channels, field_of, map_sizes
 from .netcheck import output_classes
@@ -47,6 +47,38 @@ def _copy_params(net: dict) -> dict:
     return work
 
 
+class _SameMasks:
+    """The training stream of the check's forward passes after a pass of cnntrain: each dropout
+    layer gets the ``mask`` (outputs, batch) it drew in the net's last pass again, so the loss
+    checked is the one cnnbp differentiated. Its ``rand`` returns that mask (1 where kept, 0
+    where dropped: ``rand > q`` gives it back, as 0 < q < 1)."""
+
+    def __init__(self, net: dict, batch: int) -> None:
+        self.masks = []
+        for l, layer in enumerate(net["layers"]):
+            if layer["type"] != "f" or not kind_of(layer).get(layer, "dropout"):
+                continue
+            want = (kind_of(layer).get(layer, "outputs"), batch)
+            mask = layer.get("mask")
+            if mask is None or np.shape(mask) != want:
+                raise NetFieldError(
+                    f'net["layers"][{l}]["mask"]',
+                    f"expected the (outputs, batch) {want} mask of the last pass, as every "
+                    f"dropout layer has after a pass of cnntrain, got "
+                    f"{'none' if mask is None else f'shape {np.shape(mask)}'}",
+                )
+            self.masks.append(np.asarray(mask))
+        self._next = iter(())
+
+    def restart(self) -> _SameMasks:
+        """The stream for one more forward pass: the masks from the first dropout layer on."""
+        self._next = iter(self.masks)
+        return self
+
+    def rand(self, *shape: int) -> np.ndarray:
+        return next(self._next)
+
+
 def cnnnumgradcheck(
     net: dict, x: np.ndarray, y: np.ndarray, epsilon: float = 1e-4, tol: float = 1e-8
 ) -> dict:
@@ -55,6 +87,10 @@ def cnnnumgradcheck(
     For each scalar parameter p, ``(L(p + epsilon) - L(p - epsilon)) / (2 * epsilon)`` must be
     within ``tol`` (absolute) of the stored gradient, as in the toolbox (epsilon 1e-4,
     tolerance 1e-8).
+
+    Dropout: after ``cnnff`` (every 'f' layer's output scaled by 1 - q) the check perturbs that
+    pass; after a training pass (cnntrain's, which leaves each dropout layer's ``mask`` in the
+    net) it holds those masks fixed, so it checks the gradient cnnbp took of that pass.
 
     Parameters
     ----------
@@ -78,6 +114,8 @@ def cnnnumgradcheck(
     ------
     GradientCheckError
         Naming the first parameter whose gradient is off, with both values.
+    NetFieldError
+        After a training pass, for a dropout layer without a mask of (outputs, batch of x).
     """
     checks.require_setup(net)
     checks.require_keys(net, ("dffW", "dffb"), "cnnnumgradcheck", "cnnbp")
@@ -88,9 +126,12 @@ def cnnnumgradcheck(
     sizes = map_sizes(net["layers"], x.shape[:2], channels(net))
     netcheck.check_params(net, sizes, "x", grads=True)
     work, engine = _copy_params(net), create(net)
+    trained = any("mask" in layer for layer in net["layers"])
+    masks = _SameMasks(net, x.shape[-1]) if trained else None
 
     def loss() -> float:
-        return backward(forward(work, x, engine), y, engine)["L"]
+        rng = None if masks is None else masks.restart()
+        return backward(forward(work, x, engine, rng), y, engine)["L"]
 
     for name, array, index, grad in _entries(work, net):
         original = array[index]
