@@ -34,7 +34,7 @@ from .images import run_predict
 from .layers import INPUT
 from .matlab_random import RNG_CHOICES, make_rng
 from .netio import compare_nets, comparison_table, load_net, save_net
-from .spec import parse_spec
+from .spec import parse_spec, spec_forms
 
 EXAMPLE_SPEC = "i-6c5-2s-12c5-2s"
 DEFAULT_TOL = 1e-12
@@ -288,9 +288,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "spec",
         nargs="?",
         default=EXAMPLE_SPEC,
-        help="layers, '-'-joined: <maps>c<kernelsize> (convolution; add r for relu, t for "
-        "tanh), <scale>s (subsampling; <scale>m for max pooling), an optional leading i "
-        f"(default: {EXAMPLE_SPEC})",
+        help=f"layers: {spec_forms()} (default: {EXAMPLE_SPEC})",
     )
     p.add_argument(
         "--output", choices=("sigm", "softmax"), default="sigm", help="output function (sigm)"
@@ -371,8 +369,7 @@ def _add_summary(sub: argparse._SubParsersAction) -> None:
         help="per-layer output shapes, parameters, multiply-adds and receptive fields of a spec",
         description="Print cnnsummary's table for a layer spec: per layer the output shape "
         "(maps x rows x cols), trainable parameters, multiply-adds per sample and the receptive "
-        "field, with totals. Spec tokens: <maps>c<kernelsize> (add r for relu, t for tanh), "
-        "<scale>s (mean) or <scale>m (max pooling), an optional leading i or i<channels>.",
+        f"field, with totals. Spec tokens: {spec_forms()}.",
     )
     p.add_argument("spec", help="layers such as 6c5-2s-12c5-2s or i3-8c5r-2m-16c5r-2m")
     p.add_argument(

@@ -83,12 +83,20 @@ def cnnsummary(
     Summary
         One row per layer and one for the fully connected output: output shape, trainable
         parameters ((k*k*in + 1) * out for a conv layer, ``in`` counting the input channels for
-        the first; none for subsampling: its biases are set up but never used), multiply-adds
-        per sample (k*k*in per conv output, scale^2 per pooled output (the mean pool's box
-        filter; for max pooling the scale^2 comparisons), features per output unit; activations
-        and the softmax not counted) and the receptive field of one unit on the input. The
-        type column names the conv layers' activation, the pooling method and the output
-        function (``full+sigm`` or ``full+softmax``).
+        the first, or k*k per connection of its table + out; (features + 1) * outputs for an
+        'f' layer; none for subsampling: its biases are set up but never used), multiply-adds
+        per sample (k*k*in per conv output, or k*k per connection; scale^2 per pooled output
+        (the mean pool's box filter; for max pooling the scale^2 comparisons); features per
+        output unit of an 'f' layer or the output; activations and the softmax not counted)
+        and the receptive field of one unit on the input: (rf, rf) with ``rf = rf_below +
+        (window - 1) * jump_below`` (window: the kernel size or scale; ``jump``: the product
+        of the strides below), counted on the padded input as usual, so padding can make it
+        larger than the input; an 'f' layer's units and the output read every unit of the last
+        map layer, whose fields together span ``rf + (rows - 1) * jump`` rows (the whole input,
+        unless padding widened it or a dropped remainder left rows unread), and as many
+        columns by the same rule. The type column names the conv layers' activation, padding,
+        stride and connections, the pooling method, the 'f' layers' activation and dropout and
+        the output function (``full+sigm`` or ``full+softmax``).
     """
     layers = checks.layers(net)
     if input_size is None:
@@ -108,13 +116,15 @@ def cnnsummary(
     sizes = map_sizes(layers, (rows, cols), channels)
     summary = Summary([LayerSummary(0, "input", sizes[0], 0, 0, (1, 1))])
     rf, jump = 1, 1  # receptive field and distance between neighbouring units, in input pixels
-    field = (1, 1)
+    field, whole = (1, 1), None  # whole: the field of a unit that reads every unit below
     for l in range(1, len(layers)):
         kind, params, macs, window, stride = kind_of(layers[l]).summary(
             layers[l], sizes[l - 1], sizes[l]
         )
-        if window is None or field[0] != field[1]:  # the unit sees the whole input
-            field = (max(rf, rows), max(rf, cols))
+        if whole is None and window is None:
+            whole = _union(rf, jump, sizes[l - 1])
+        if whole is not None:
+            field = whole
         else:
             rf += (window - 1) * jump
             jump *= stride
@@ -122,6 +132,13 @@ def cnnsummary(
         summary.rows.append(LayerSummary(l, kind, sizes[l], params, macs, field))
     features = sizes[-1][0] * sizes[-1][1] * sizes[-1][2]
     kind, params, macs = OUTPUT.summary(net, features, classes)
-    whole = (max(field[0], rows), max(field[1], cols))  # the output sees the whole input
+    whole = whole or _union(rf, jump, sizes[-1])  # the output reads every unit below
     summary.rows.append(LayerSummary("output", kind, (classes,), params, macs, whole))
     return summary
+
+
+def _union(rf: int, jump: int, shape: tuple[int, int, int]) -> tuple[int, int]:
+    """(rows, cols) of the union of the fields of every unit of (maps, rows, cols) ``shape``,
+    each ``rf`` wide, ``jump`` apart: the input itself unless padding widened it or a dropped
+    remainder left its last rows or columns unread."""
+    return rf + (shape[1] - 1) * jump, rf + (shape[2] - 1) * jump

@@ -62,8 +62,10 @@ class Interval:
 
     def convert(self, value: Any, name: str) -> int | float:
         if not _is_real(value):
-            kind = str(self) if self.integer or str(self).startswith("a positive") else "a number"
-            raise InputTypeError(f"{name}: expected {kind}, got {describe(value)}")
+            bounded = self.integer or math.isfinite(self.low) or math.isfinite(self.high)
+            raise InputTypeError(
+                f"{name}: expected {self if bounded else 'a number'}, got {describe(value)}"
+            )
         if not self.contains(value) or (self.integer and value != int(value)):
             raise InputError(f"{name}: expected {self}, got {value!r}")
         return int(value) if self.integer else float(value)
@@ -129,7 +131,19 @@ def check(value: Any, constraint: Constraint, name: str) -> Any:
         except (TypeError, ValueError):
             continue
     wanted = ", ".join(str(c) for c in constraint[:-1]) + f" or {constraint[-1]}"
-    raise InputTypeError(f"{name}: expected {wanted}, got {describe(value)}")
+    # a value of a type one of them takes (-1 for "a non-negative integer or 'same'") is a bad
+    # value; any other a bad type
+    error = InputError if any(_takes_type(c, value) for c in constraint) else InputTypeError
+    raise error(f"{name}: expected {wanted}, got {describe(value)}")
+
+
+def _takes_type(constraint: Constraint, value: Any) -> bool:
+    """Whether ``constraint`` takes values of ``value``'s type (if not all of them)."""
+    if isinstance(constraint, Interval):
+        return _is_real(value)
+    if isinstance(constraint, Options):
+        return any(type(value) is type(v) for v in constraint.values)
+    return False
 
 
 def validate(

@@ -4,8 +4,11 @@ Tokens are joined by ``-``: an optional leading ``i`` (the input layer, always a
 ``i<channels>`` for an input of several channels (``i3``: RGB); ``<maps>c<kernelsize>`` for a
 convolution layer, followed by ``r`` for relu or ``t`` for tanh (``6c5r``; no letter: the
 toolbox's sigm); ``<scale>s`` for a (mean) subsampling layer and ``<scale>m`` for max pooling.
-Specs without the new letters are exactly the toolbox's. Each layer kind
-(:mod:`dltoolbox.layers`) defines its own token.
+Specs without the new letters are exactly the toolbox's. A convolution token may go on
+with ``p<n>`` or ``ps`` (padding n or "same"), ``s<n>`` (stride; ``s<n>d`` drops the remainder)
+and ``@lenet5`` (LeNet-5's C3 connection table), in that order (``16c5t@lenet5``, ``6c3pss2d``);
+``<n>f`` is a fully connected hidden layer of n outputs (``84ft``; ``d<q>`` for dropout q:
+``84frd0.5``). Each layer kind (:mod:`dltoolbox.layers`) defines its own token.
 """
 
 from __future__ import annotations
@@ -51,13 +54,15 @@ def parse_spec(spec: str) -> list[dict]:
     for pos, token in enumerate(tokens, start=1):
         layer = _parse_token(token)
         if layer is None:
-            forms = " or ".join(kind.spec_help for kind in hidden_kinds())
-            raise InputError(
-                f"spec: layer {pos} of {spec!r} is {token!r}; expected {forms} with positive "
-                f"integers, {INPUT.spec_help}, all joined by '-'"
-            )
+            raise InputError(f"spec: layer {pos} of {spec!r} is {token!r}; expected {spec_forms()}")
         layers.append(layer)
     return layers
+
+
+def spec_forms() -> str:
+    """Every kind's token in words, for messages and help texts."""
+    forms = " or ".join(kind.spec_help for kind in hidden_kinds())
+    return f"{forms} with positive integers, {INPUT.spec_help}, all joined by '-'"
 
 
 def _parse_token(token: str) -> dict | None:

@@ -211,9 +211,21 @@ def _setup(layers=None, x=None, y=None, rng=None, net=None):
 
 
 def _layer(l: int, **changes) -> list:
-    layers = parse_spec("i-2c3-2s")
+    return _layers("i-2c3-2s", l, **changes)
+
+
+def _layers(spec: str, l: int, **changes) -> list:
+    layers = parse_spec(spec)
     layers[l].update(changes)
     return layers
+
+
+def _f(**keys) -> list:
+    """:data:`SPEC` and an 'f' layer of 2 outputs with ``keys``."""
+    return parse_spec(SPEC) + [{"type": "f", "outputs": 2, **keys}]
+
+
+PAD = "expected a non-negative integer or one of ['same']"
 
 
 X_BAD = [
@@ -255,34 +267,91 @@ ARG_CASES = [
          'net["layers"][2]["activation"]: unknown key'),
     case("cnnsetup: typo", _setup(_layer(1, kernelsise=3)), InputError,
          "net[\"layers\"][1][\"kernelsise\"]: unknown key (did you mean 'kernelsize'?)"),
-    case("cnnsetup: padding valid", _setup(_layer(1, padding="valid")), InputTypeError,
-         'net["layers"][1]["padding"]'),
-    case("cnnsetup: padding same even", _setup(_layer(1, kernelsize=2, padding="same")),
-         InputError, 'net["layers"][1]["padding"]: "same" needs an odd kernelsize'),
-    case("cnnsetup: stride 0", _setup(_layer(1, stride=0)), InputError,
-         'net["layers"][1]["stride"]'),
-    case("cnnsetup: stride 4", _setup(_layer(1, stride=4)), InputError,
-         'net["layers"][1]["stride"]: 4 does not divide'),
-    case("cnnsetup: remainder", _setup(_layer(1, remainder="keep")), InputError,
-         'net["layers"][1]["remainder"]'),
-    case("cnnsetup: connections shape", _setup(_layer(1, connections=np.ones((2, 2), bool))),
-         InputError, 'net["layers"][1]["connections"]: expected a boolean (1, 2) table'),
-    case("cnnsetup: connections lonely",
-         _setup(_layer(1, connections=np.array([[True, False]]))), InputError,
-         'net["layers"][1]["connections"]: output maps [1] are connected to no input map'),
-    case("cnnsetup: connections ints", _setup(_layer(1, connections=np.ones((1, 2)))),
-         InputTypeError, 'net["layers"][1]["connections"]'),
     case("cnnsetup: method", _setup(_layer(2, method="median")), InputError,
          'net["layers"][2]["method"]'),
     case("cnnsetup: channels 0", _setup(_layer(0, channels=0)), InputError,
          'net["layers"][0]["channels"]'),
-    case("cnnsetup: f outputs 0", _setup(parse_spec(SPEC) + [{"type": "f", "outputs": 0}]),
-         InputError, 'net["layers"][3]["outputs"]'),
-    case("cnnsetup: f dropout 1",
-         _setup(parse_spec(SPEC) + [{"type": "f", "outputs": 2, "dropout": 1.0}]), InputError,
-         'net["layers"][3]["dropout"]'),
-    case("cnnsetup: c after f", _setup(parse_spec("i-2c3-4f") + [{"type": "s", "scale": 2}]),
-         InputError, 'net["layers"][3]: a subsampling layer'),
+    # the layer options: each message names the key, what it expects and what it was given
+    case("cnnsetup: padding valid", _setup(_layer(1, padding="valid")), InputError,
+         ('net["layers"][1]["padding"]: ' + PAD, "got str 'valid'")),
+    case("cnnsetup: padding -1", _setup(_layer(1, padding=-1)), InputError,
+         ('net["layers"][1]["padding"]: ' + PAD, "got int -1")),
+    case("cnnsetup: padding 1.5", _setup(_layer(1, padding=1.5)), InputError,
+         ('net["layers"][1]["padding"]: ' + PAD, "got float 1.5")),
+    case("cnnsetup: padding True", _setup(_layer(1, padding=True)), InputTypeError,
+         ('net["layers"][1]["padding"]: ' + PAD, "got bool True")),
+    case("cnnsetup: padding None", _setup(_layer(1, padding=None)), InputTypeError,
+         ('net["layers"][1]["padding"]: ' + PAD, "got NoneType None")),
+    case("cnnsetup: padding same even", _setup(_layer(1, kernelsize=2, padding="same")),
+         InputError, ('net["layers"][1]["padding"]: "same" needs an odd kernelsize',
+                      "got kernelsize 2")),
+    case("cnnsetup: stride 0", _setup(_layer(1, stride=0)), InputError,
+         'net["layers"][1]["stride"]: expected a positive integer, got 0'),
+    case("cnnsetup: stride -2", _setup(_layer(1, stride=-2)), InputError,
+         'net["layers"][1]["stride"]: expected a positive integer, got -2'),
+    case("cnnsetup: stride 1.5", _setup(_layer(1, stride=1.5)), InputError,
+         'net["layers"][1]["stride"]: expected a positive integer, got 1.5'),
+    case("cnnsetup: stride str", _setup(_layer(1, stride="2")), InputTypeError,
+         "net[\"layers\"][1][\"stride\"]: expected a positive integer, got str '2'"),
+    case("cnnsetup: stride 4", _setup(_layer(1, stride=4)), InputError,
+         ('net["layers"][1]["stride"]: 4 does not divide the 5 x 5 positions past the first of '
+          "a 8 x 8 map (padding 0, kernelsize 3); expected a divisor",
+          'net["layers"][1]["remainder"] to "drop"')),
+    case("cnnsetup: remainder", _setup(_layer(1, remainder="keep")), InputError,
+         "net[\"layers\"][1][\"remainder\"]: expected one of ['error', 'drop'], got 'keep'"),
+    case("cnnsetup: remainder on s", _setup(_layer(2, remainder="drop")), InputError,
+         'net["layers"][2]["remainder"]: unknown key'),
+    case("cnnsetup: connections shape", _setup(_layer(1, connections=np.ones((2, 2), bool))),
+         InputError, ('net["layers"][1]["connections"]: expected a boolean (1, 2) table '
+                      "(inputmaps, outputmaps)", "got shape (2, 2)")),
+    case("cnnsetup: connections transposed",
+         _setup(_layers("i-2c3-3c1", 2, connections=np.ones((3, 2), bool))), InputError,
+         ('net["layers"][2]["connections"]: expected a boolean (2, 3) table', "got shape (3, 2)")),
+    case("cnnsetup: connections lonely",
+         _setup(_layer(1, connections=np.array([[True, False]]))), InputError,
+         ('net["layers"][1]["connections"]: expected every output map connected to an input map',
+          "got output maps [1] connected to none")),
+    case("cnnsetup: connections ints", _setup(_layer(1, connections=np.ones((1, 2)))),
+         InputTypeError, ('net["layers"][1]["connections"]: expected a boolean (inputmaps, '
+                          "outputmaps) array", "got an array of shape (1, 2) and dtype float64")),
+    case("cnnsetup: connections list", _setup(_layer(1, connections=[[True, True]])),
+         InputTypeError, ('net["layers"][1]["connections"]: expected a boolean', "got list")),
+    case("cnnsetup: connections 1-D", _setup(_layer(1, connections=np.ones(2, bool))),
+         InputTypeError, ('net["layers"][1]["connections"]: expected a boolean (inputmaps, '
+                          "outputmaps) array", "got an array of shape (2,) and dtype bool")),
+    case("cnnsetup: kernel over the padded map", _setup(_layer(1, kernelsize=11, padding=1)),
+         InputError, 'net["layers"][1]["kernelsize"]: expected at most the input map size 8 x 8 '
+         "padded by 1, got 11"),
+    case("cnnsetup: stride shrinks to 1x1, then a 2x2 kernel", _setup(parse_spec("i-2c3s6d-2c2")),
+         InputError, 'net["layers"][2]["kernelsize"]: expected at most the input map size 1 x 1, '
+         "got 2"),
+    case("cnnsetup: f outputs 0", _setup(_f(outputs=0)), InputError,
+         'net["layers"][3]["outputs"]: expected a positive integer, got 0'),
+    case("cnnsetup: f outputs 2.5", _setup(_f(outputs=2.5)), InputError,
+         'net["layers"][3]["outputs"]: expected a positive integer, got 2.5'),
+    case("cnnsetup: f outputs str", _setup(_f(outputs="4")), InputTypeError,
+         "net[\"layers\"][3][\"outputs\"]: expected a positive integer, got str '4'"),
+    case("cnnsetup: f no outputs", _setup(parse_spec(SPEC) + [{"type": "f"}]), InputError,
+         "net[\"layers\"][3]: a 'f' layer needs key 'outputs', missing"),
+    case("cnnsetup: f dropout 1", _setup(_f(dropout=1.0)), InputError,
+         'net["layers"][3]["dropout"]: expected a number in [0, 1), got 1.0'),
+    case("cnnsetup: f dropout -0.1", _setup(_f(dropout=-0.1)), InputError,
+         'net["layers"][3]["dropout"]: expected a number in [0, 1), got -0.1'),
+    case("cnnsetup: f dropout nan", _setup(_f(dropout=np.nan)), InputError,
+         'net["layers"][3]["dropout"]: expected a number in [0, 1), got nan'),
+    case("cnnsetup: f dropout str", _setup(_f(dropout="0.5")), InputTypeError,
+         "net[\"layers\"][3][\"dropout\"]: expected a number in [0, 1), got str '0.5'"),
+    case("cnnsetup: f activation", _setup(_f(activation="elu")), InputError,
+         "net[\"layers\"][3][\"activation\"]: expected one of ['sigm', 'relu', 'tanh'], got "
+         "'elu'"),
+    case("cnnsetup: f padding", _setup(_f(padding=1)), InputError,
+         'net["layers"][3]["padding"]: unknown key'),
+    case("cnnsetup: c after f",
+         _setup(parse_spec("i-2c3-4f") + [{"type": "c", "outputmaps": 2, "kernelsize": 1}]),
+         InputError, ("net[\"layers\"][3]: a convolution layer ('c') after a fully connected "
+                      "layer ('f')", "expected the 'f' layers after every layer of maps")),
+    case("cnnsetup: s after f", _setup(parse_spec("i-2c3-4f") + [{"type": "s", "scale": 2}]),
+         InputError, "net[\"layers\"][3]: a subsampling layer ('s') after a fully connected"),
     case("cnnsetup: output relu",
          _setup(net={"layers": parse_spec(SPEC), "output": "relu"}), InputError,
          'net["output"]'),
@@ -644,6 +713,12 @@ OTHER_CASES = [
     case("parse_spec: int", lambda c: parse_spec(5), InputTypeError, "spec: expected a string"),
     case("parse_spec: empty", lambda c: parse_spec(""), InputError, "spec: expected at least"),
     case("parse_spec: i0", lambda c: parse_spec("i0-2s"), InputError, "spec: the input 'i0'"),
+    case("parse_spec: stride 0", lambda c: parse_spec("6c5s0"), InputError,
+         ("spec: layer 1 of '6c5s0' is '6c5s0'", "s<n> for stride n")),
+    case("parse_spec: table", lambda c: parse_spec("6c5@foo"), InputError,
+         ("spec: layer 1 of '6c5@foo' is '6c5@foo'", "@lenet5")),
+    case("parse_spec: dropout 1", lambda c: parse_spec("2c3-4fd1"), InputError,
+         ("spec: layer 2 of '2c3-4fd1' is '4fd1'", "d<q> for dropout q, 0 <= q < 1")),
     case("expand: factors", lambda c: expand(np.ones((2, 2)), [2]), InputError,
          "s: expected one factor per dimension"),
     case("expand: negative", lambda c: expand(np.ones((2, 2)), [-1, 1]), InputError,
@@ -761,6 +836,9 @@ CLI_CASES = [
     (["summary", "6c5-2s", "--channels", "0"], "--channels"),
     (["summary", "6c5-2s", "--input", "4x4"], 'net["layers"][1]["kernelsize"]'),
     (["summary", "6c5-2s", "--input", "9x9"], "Layer 2 size must be integer"),
+    (["summary", "6c5s2-2s", "--input", "28x28"], 'net["layers"][1]["stride"]: 2 does not divide'),
+    (["summary", "6c4ps"], 'net["layers"][1]["padding"]: "same" needs an odd kernelsize'),
+    (["summary", "4f-6c5"], "net[\"layers\"][2]: a convolution layer ('c') after"),
     (["predict", "none.npz", "x.png"], "path: no such file 'none.npz'"),
     (["predict", "flip.npz", "x.png"], "flip.npz: not a readable"),
     (["predict", "nan.npz", "x.png"], "x.png: no such image"),

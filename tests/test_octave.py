@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from test_layer_kinds import assert_same as assert_same_fields
+from test_layer_kinds import trained
 from test_netio import assert_same, make_net
 
 import dltoolbox as dlt
+from dltoolbox.layers.conv import LENET5_C3
 
 OCTAVE = shutil.which("octave-cli") or shutil.which("octave")
 
@@ -115,6 +118,40 @@ def test_a_net_written_by_octave_loads(tmp_path):
         dlt.load_net(tmp_path / "text.txt")
     with pytest.raises(ValueError, match="HDF5"):
         dlt.load_net(tmp_path / "net.h5")
+
+
+def test_octave_reads_the_new_layer_fields(tmp_path):
+    """Padding ('same' and a number), stride, remainder, a connection table and 'f' layers, as
+    Octave sees them; Octave's own save of them loads back to the same net."""
+    net, _ = trained()  # test_layer_kinds.ALL after two batches: velocities and masks
+    dlt.save_net(tmp_path / "kinds.mat", net)
+    out = octave(
+        """
+        load kinds.mat
+        c = cnn.layers{2};
+        assert(ischar(c.padding) && isa(c.stride, 'double') && strcmp(c.activation, 'relu'));
+        d = cnn.layers{7};
+        assert(isa(d.padding, 'double') && ischar(d.remainder));
+        t = cnn.layers{4}.connections;
+        assert(islogical(t) && isequal(size(t), [6 16]));
+        f = cnn.layers{8};
+        assert(strcmp(f.type, 'f') && isa(f.W, 'double') && isa(f.outputs, 'double'));
+        printf('%s\n', c.padding, d.remainder, f.activation, cnn.output);
+        printf('%d\n', c.stride, d.padding, d.stride, f.outputs, size(f.W), size(f.mask));
+        printf('%s\n', sprintf('%d', double(t)));
+        printf('%.17g\n', f.dropout, f.W(2, 3), f.vW(6, 32), cnn.layers{10}.b(4));
+        save -v7 back7.mat cnn
+        """,
+        tmp_path,
+    )
+    words = out.split()
+    assert words[:4] == ["same", "drop", "tanh", "softmax"]
+    assert [int(w) for w in words[4:12]] == [2, 2, 3, 6, 6, 32, 6, 4]
+    assert words[12] == "".join(str(int(v)) for v in LENET5_C3.ravel(order="F"))  # column-major
+    fc = net["layers"][7]
+    want = [0.5, fc["W"][1, 2], fc["vW"][5, 31], net["layers"][9]["b"][3, 0]]
+    assert [float(w) for w in words[13:]] == want
+    assert_same_fields(dlt.load_net(tmp_path / "back7.mat"), net)
 
 
 # ----------------------------------------------------------------------------- the original toolbox

@@ -586,7 +586,7 @@ def test_bad_layer_values_name_the_layer_and_key(edit, message):
         ("weight_decay", float("nan"), r'opts\["weight_decay"\]'),
         ("lr_decay", 0.0, r'opts\["lr_decay"\]: expected a number in \(0, 1\], got 0.0'),
         ("lr_decay", 1.5, r'opts\["lr_decay"\]'),
-        ("momentum", "0.9", r'opts\["momentum"\]: expected a number, got str'),
+        ("momentum", "0.9", r'opts\["momentum"\]: expected a number in \[0, 1\), got str'),
     ],
 )
 def test_bad_training_options(key, value, message):

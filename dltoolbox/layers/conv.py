@@ -91,7 +91,7 @@ class Conv(LayerKind):
     spec_help = (
         "<maps>c<kernelsize> (such as 6c5, or 6c5r for relu, 6c5t for tanh; then p<n> or ps "
         "for zero padding n or 'same', s<n> for stride n (s<n>d: drop the remainder), @lenet5 "
-        "for LeCun's C3 connection table)"
+        "for LeCun's C3 connection table, in that order: 16c5t@lenet5, 6c3rps, 6c3pss2d)"
     )
 
     def geometry(self, layer: dict) -> ConvGeometry:
@@ -140,7 +140,8 @@ class Conv(LayerKind):
         if not table.any(axis=0).all():
             lonely = np.flatnonzero(~table.any(axis=0)).tolist()
             raise InputError(
-                f'{where}["connections"]: output maps {lonely} are connected to no input map'
+                f'{where}["connections"]: expected every output map connected to an input map '
+                f"(a True in each column), got output maps {lonely} connected to none"
             )
 
     def setup(self, layer: dict, shape_in: tuple[int, int, int], rng) -> None:

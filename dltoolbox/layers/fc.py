@@ -58,7 +58,10 @@ class FullyConnected(LayerKind):
     flat = True
     features_field = "W"
     spec_pattern = re.compile(r"([0-9]+)f([rt]?)(?:d([0-9]*\.?[0-9]+))?")
-    spec_help = "<outputs>f (such as 84f, 84fr for relu, 84ft for tanh; d<q> for dropout q)"
+    spec_help = (
+        "<outputs>f (such as 84f, 84fr for relu, 84ft for tanh; then d<q> for dropout q, "
+        "0 <= q < 1: 84frd0.5)"
+    )
 
     def out_shape(self, layer: dict, shape: tuple[int, int, int], l: int) -> tuple:
         return self.get(layer, "outputs"), 1, 1

@@ -129,9 +129,12 @@ def _is_text(value: Any) -> bool:
 
 
 def _array(value: Any, where: str) -> np.ndarray:
+    """A numeric array read from the file, in C order as the net's own arrays are (scipy reads
+    MATLAB's column-major data as Fortran-ordered arrays, whose products can round otherwise,
+    so that a net read back would not train on to the same bits)."""
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         raise InputError(f"{where}: expected a numeric array, got {_kind(value)}")
-    return value if value.dtype.kind == "f" else value.astype(np.float64)
+    return np.ascontiguousarray(value if value.dtype.kind == "f" else value.astype(np.float64))
 
 
 def _text(value: Any, where: str) -> str:
