@@ -3,9 +3,12 @@
 Tokens are joined by ``-``: an optional leading ``i`` (the input layer, always added), or
 ``i<channels>`` for an input of several channels (``i3``: RGB); ``<maps>c<kernelsize>`` for a
 convolution layer, followed by ``r`` for relu or ``t`` for tanh (``6c5r``; no letter: the
-toolbox's sigm); ``<scale>s`` for a (mean) subsampling layer and ``<scale>m`` for max pooling.
-Specs without the new letters are exactly the toolbox's. Each layer kind
-(:mod:`dltoolbox.layers`) defines its own token.
+toolbox's sigm), then ``p<n>`` or ``ps`` (padding n or "same"), ``s<n>`` (stride n; ``s<n>d``:
+drop the remainder) and ``@lenet5`` (LeCun's C3 connection table), in that order (``16c3rp1s2d``);
+``<scale>s`` for a (mean) subsampling layer and ``<scale>m`` for max pooling; ``<outputs>f`` for a
+fully connected layer, with ``r``/``t`` and ``d<q>`` for dropout q (``128frd0.5``). Specs without
+the new letters are exactly the toolbox's. Each layer kind (:mod:`dltoolbox.layers`) defines its
+own token; docs/options.md lists them all.
 """
 
 from __future__ import annotations
