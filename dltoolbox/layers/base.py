@@ -18,7 +18,7 @@ MAP_FIELDS = (
     Field("a", "maps", "pass", "[j] (rows, cols, batch): the layer's output maps (cnnff)"),
     Field("d", "maps", "pass", "[j] (rows, cols, batch): the layer's delta (cnnbp)"),
 )
-TYPE_FIELD = Field("type", "str", "spec", "the layer's kind ('i', 'c', 's')")
+TYPE_FIELD = Field("type", "str", "spec", "the layer's kind ('i', 'c', 's', 'f')")
 
 
 #: The registered kinds by ``layer["type"]``, filled by :mod:`dltoolbox.layers`.
