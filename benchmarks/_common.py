@@ -41,8 +41,9 @@ def load_mnist(path: str | None, dtype=np.float64):
     return tuple(datasets.load_mnist(path, dtype=dtype, progress=False))
 
 
-def machine() -> str:
-    """One line on where the numbers come from: CPU, core count, load, BLAS and versions."""
+def machine(threads: str = "one BLAS thread") -> str:
+    """One line on where the numbers come from: CPU, core count, load, BLAS and versions;
+    ``threads`` ends it (what the benchmark does with the threads)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -56,5 +57,5 @@ def machine() -> str:
     numpy_blas = f"{info.get('internal_api', '?')} {info.get('architecture', '')}".strip()
     return (
         f"{cpu}, {os.cpu_count()} cores, load average {load}; numpy {np.__version__} "
-        f"({numpy_blas}); fast engine products: {blas.backend()}; one BLAS thread"
+        f"({numpy_blas}); fast engine products: {blas.backend()}; {threads}"
     )
