@@ -76,7 +76,7 @@ NETS = {
     "wide": NetCase("i-20c5-2s-50c5-2s", "sigm", 1.0),
     "rgb": NetCase("i3-16c5r-2m-32c5r-2m", "softmax", 0.01, size=32),
     "lenet5": NetCase("i-6c5tp2-2s-16c5t@lenet5-2s-120c5t-84ft", "softmax", 0.05),
-    "modern": NetCase("i-16c3rps-16c3rps-2m-32c3rps-32c3rps-2m-128frd0.5", "softmax", 0.01),
+    "modern": NetCase("i-16c3rps-16c3rps-2m-32c3rps-32c3rps-2m-128frd0.5", "softmax", 0.02),
 }
 CLASSES = 10
 FULL = {"batch": [10, 50, 200], "threads": [1, "all"]}

@@ -172,13 +172,13 @@ def _packed_dilate(d, stride):  # the deltas not spread out to the stride: packe
 def _crop_one_off(self, d_next, k_next, geometry, size):  # fast: the padding cut off one off
     if not geometry.pad or geometry.stride > 1:
         return _conv_input_grad(self, d_next, k_next, geometry, size)
-    d = self._full_conv(map_array(d_next), kernel_array(k_next))
-    p, (rows, cols) = geometry.pad - 1, size
-    return MapStack(d[:, p : p + rows, p : p + cols])
+    return MapStack(
+        self._full_conv(map_array(d_next), kernel_array(k_next), geometry.pad - 1, size)
+    )
 
 
-def _unturned_full_conv(self, dn, kernels):  # fast: the kernels not turned by 180 degrees
-    return _full_conv(self, dn, np.ascontiguousarray(kernels[:, :, ::-1, ::-1]))
+def _unturned_full_conv(self, dn, kernels, pad, size):  # fast: the kernels not turned by 180°
+    return _full_conv(self, dn, np.ascontiguousarray(kernels[:, :, ::-1, ::-1]), pad, size)
 
 
 def _packed_strided_input_grad(self, dn, kernels, geometry, size):  # fast: taps not strided

@@ -126,7 +126,7 @@ def test_octave_reads_the_new_layer_fields(tmp_path):
     net, _ = trained()  # test_layer_kinds.ALL after two batches: velocities and masks
     dlt.save_net(tmp_path / "kinds.mat", net)
     out = octave(
-        """
+        r"""
         load kinds.mat
         c = cnn.layers{2};
         assert(ischar(c.padding) && isa(c.stride, 'double') && strcmp(c.activation, 'relu'));
