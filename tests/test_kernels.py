@@ -16,7 +16,9 @@ from dltoolbox.engines import kernels as compiled
 from dltoolbox.net import MapStack
 from dltoolbox.spec import parse_spec
 
-pytestmark = pytest.mark.skipif(compiled.numba is None, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(
+    compiled.numba is None, reason="numba is not installed (or DLTOOLBOX_NUMBA=0)"
+)
 DTYPES = (np.float64, np.float32)
 
 

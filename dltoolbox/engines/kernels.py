@@ -20,13 +20,15 @@ import os
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # the numpy code runs instead
-    numba = None
+numba = None
+if os.environ.get("DLTOOLBOX_NUMBA", "1") != "0":
+    try:
+        import numba
+    except ImportError:  # the numpy code runs instead
+        pass
 
 #: Whether the compiled kernels are used.
-ENABLED = numba is not None and os.environ.get("DLTOOLBOX_NUMBA", "1") != "0"
+ENABLED = numba is not None
 #: Activation codes of :func:`max_unpool_delta` (the kernels take no strings).
 ACTIVATION_CODES = {"sigm": 0, "tanh": 1, "relu": 2}
 
