@@ -16,6 +16,7 @@ import pytest
 import scipy.io
 from badinput import identical
 from conftest import ROOT, SHARED
+from test_netio import assert_same as assert_netio_same
 
 import dltoolbox as dlt
 from dltoolbox.cli import main
@@ -58,24 +59,9 @@ def twin(rng: dlt.OctaveRandom) -> dlt.OctaveRandom:
 
 
 def assert_same(got, want, where: str = "net") -> None:
-    """The same fields (in any key order), containers, scalar types, and arrays of the same
-    dtype, shape and bits."""
-    if isinstance(want, dict):
-        assert isinstance(got, dict) and sorted(got) == sorted(want), f"{where}: keys differ"
-        for key in want:
-            assert_same(got[key], want[key], f"{where}[{key!r}]")
-    elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), f"{where}: lists differ"
-        for n, (g, w) in enumerate(zip(got, want)):
-            assert_same(g, w, f"{where}[{n}]")
-    elif isinstance(want, np.ndarray):
-        assert isinstance(got, np.ndarray), f"{where}: {type(got).__name__} is not an array"
-        assert (got.dtype, got.shape) == (want.dtype, want.shape), f"{where}: dtype/shape"
-        assert np.array_equal(got, want), f"{where}: values differ"
-    else:
-        kinds = (type(got), type(want))
-        assert kinds[0] is kinds[1] or isinstance(got, float) and isinstance(want, float), kinds
-        assert got == want, f"{where}: {got!r} != {want!r}"
+    """:func:`test_netio.assert_same` with the keys of each dict in any order (load_net gives
+    them in the field table's order, a net in the order its fields were made)."""
+    assert_netio_same(got, want, where, key_order=False)
 
 
 # --------------------------------------------------------------------------- files

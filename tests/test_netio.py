@@ -35,17 +35,21 @@ def make_net(batch: int = 4, dtype=np.float64, trained: bool = True) -> dict:
     return net
 
 
-def assert_same(got, want, where: str = "net") -> None:
-    """Equal values, types, dtypes and shapes, all the way down."""
+def assert_same(got, want, where: str = "net", key_order: bool = True) -> None:
+    """Equal values, types, dtypes and shapes, all the way down; dict keys in the same order
+    unless ``key_order`` is False."""
     if isinstance(want, dict):
         keys = list(want)
-        assert isinstance(got, dict) and list(got) == keys, f"{where}: keys differ"
+        got_keys = list(got) if key_order else sorted(got)
+        assert isinstance(got, dict) and got_keys == (keys if key_order else sorted(keys)), (
+            f"{where}: keys differ"
+        )
         for key in keys:
-            assert_same(got[key], want[key], f"{where}[{key!r}]")
+            assert_same(got[key], want[key], f"{where}[{key!r}]", key_order)
     elif isinstance(want, list):
         assert isinstance(got, list) and len(got) == len(want), f"{where}: lists differ"
         for n, (g, w) in enumerate(zip(got, want)):
-            assert_same(g, w, f"{where}[{n}]")
+            assert_same(g, w, f"{where}[{n}]", key_order)
     elif isinstance(want, np.ndarray):
         assert isinstance(got, np.ndarray), f"{where}: {type(got)} is not an array"
         assert (got.dtype, got.shape) == (want.dtype, want.shape), f"{where}: dtype/shape"
