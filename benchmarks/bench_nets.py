@@ -332,6 +332,16 @@ def update_peak(peaks: dict, dtype, threads: int, repeat: int = 3) -> None:
     peaks[key] = max(peaks.get(key, 0.0), matmul_peak(dtype, repeat=repeat))
 
 
+def timed(runners: dict, threads: int, rounds: int, n: int, warm: int, peak: tuple) -> dict:
+    """:func:`interleaved` at ``threads`` threads on both sides, then the matmul peak of
+    ``peak`` = (peaks, dtype) measured again at that thread count (:func:`update_peak`)."""
+    with threadpool_limits(threads):
+        set_torch_threads(threads)
+        got = interleaved(runners, rounds, n, warm)
+        update_peak(*peak, threads)
+    return got
+
+
 def train_row(name: str, data, dtype, batch: int, threads: int, args, peaks: dict) -> dict:
     """One row of the training table (see :func:`_row`); measures the peak again after it."""
     pool = (args.samples // batch) * batch
@@ -340,10 +350,7 @@ def train_row(name: str, data, dtype, batch: int, threads: int, args, peaks: dic
     theirs = torch_runner(name, x, y, batch)
     if theirs is not None:
         runners["PyTorch"] = theirs
-    with threadpool_limits(threads):
-        set_torch_threads(threads)
-        got = interleaved(runners, args.rounds, args.batches, warm=2)
-        update_peak(peaks, dtype, threads)
+    got = timed(runners, threads, args.rounds, args.batches, 2, (peaks, dtype))
     per_1000 = {who: s / (args.batches * batch) * 1000 for who, s in got.items()}
     flops = step_flops(summary(NETS[name]).rows, batch)
     return _row(name, dtype, batch, threads, per_1000, got["dltoolbox"] / args.batches, flops)
@@ -354,10 +361,7 @@ def forward_row(name: str, data, dtype, threads: int, args, peaks: dict) -> dict
     samples = args.forward_samples
     x, y = (a[..., :samples].astype(dtype) for a in data)
     runners = forward_runners(name, x, y)
-    with threadpool_limits(threads):
-        set_torch_threads(threads)
-        got = interleaved(runners, args.rounds, args.forward_calls, warm=1)
-        update_peak(peaks, dtype, threads)
+    got = timed(runners, threads, args.rounds, args.forward_calls, 1, (peaks, dtype))
     per_1000 = {who: s / (args.forward_calls * samples) * 1000 for who, s in got.items()}
     flops = forward_flops(summary(NETS[name]).rows, samples)
     call = got["dltoolbox"] / args.forward_calls

@@ -17,6 +17,7 @@ import importlib
 
 import numpy as np
 import pytest
+import test_options
 
 import dltoolbox as dlt
 from dltoolbox.cnnff import forward
@@ -35,27 +36,10 @@ TABLE = np.array([[True, False, True], [False, True, True]])
 TABLE_21 = np.array([[True], [False]])
 
 
-def make(spec, size=(6, 6), classes=2, batch=3, seed=1, channels=None, output=None, tables=None):
-    """A set-up net (random non-zero biases) and random x (rows, cols[, channels], batch), y
-    (classes, batch); ``tables``: {layer index: connection table}, set before cnnsetup."""
-    rng = np.random.default_rng(seed)
-    x = rng.random(size + ((channels,) if channels else ()) + (batch,))
-    y = (
-        np.eye(classes)[:, rng.integers(0, classes, batch)]
-        if output
-        else rng.random((classes, batch))
-    )
-    layers = parse_spec(spec)
-    for l, table in (tables or {}).items():
-        layers[l]["connections"] = table
-    net = {"layers": layers, **({"output": output} if output else {})}
-    net = dlt.cnnsetup(net, x, y, rng=seed)
-    for layer in net["layers"][1:]:
-        if layer["type"] == "c":
-            layer["b"] = [float(rng.uniform(-0.3, 0.3)) for _ in layer["b"]]
-        elif layer["type"] == "f":
-            layer["b"] = rng.uniform(-0.3, 0.3, layer["b"].shape)
-    return net, x, y
+def make(spec, size=(6, 6), classes=2, batch=3, **kw):
+    """:func:`test_options.make` (random non-zero biases, x, y; ``tables`` of connections) with
+    this module's small defaults."""
+    return test_options.make(spec, size, classes, batch, **kw)
 
 
 def forward_backward(net, x, y, engine="reference", train=None):

@@ -26,8 +26,12 @@ TOL = 1e-12
 ENGINES = ("reference", "fast")
 
 
-def make(spec, size=(14, 14), classes=3, batch=4, seed=1, output=None, channels=None, onehot=None):
-    """A set-up net with non-zero biases and random x (rows, cols[, channels], batch) and y."""
+def make(
+    spec, size=(14, 14), classes=3, batch=4, seed=1, output=None, channels=None, onehot=None,
+    tables=None,
+):  # fmt: skip
+    """A set-up net with non-zero biases (conv and 'f' layers) and random x (rows, cols[,
+    channels], batch) and y; ``tables``: {layer index: connection table}, set before cnnsetup."""
     rng = np.random.default_rng(seed)
     shape = size + ((channels,) if channels else ()) + (batch,)
     x = rng.random(shape)
@@ -38,12 +42,16 @@ def make(spec, size=(14, 14), classes=3, batch=4, seed=1, output=None, channels=
         else rng.random((classes, batch))
     )
     net = {"layers": parse_spec(spec)}
+    for l, table in (tables or {}).items():
+        net["layers"][l]["connections"] = table
     if output:
         net["output"] = output
     net = dlt.cnnsetup(net, x, y, rng=seed)
     for layer in net["layers"][1:]:
         if layer["type"] == "c":
             layer["b"] = [float(rng.uniform(-0.3, 0.3)) for _ in layer["b"]]
+        elif layer["type"] == "f":
+            layer["b"] = rng.uniform(-0.3, 0.3, layer["b"].shape)
     return net, x, y
 
 
