@@ -156,8 +156,13 @@ def _packed_dilate(d, stride):  # the deltas not spread out to the stride: packe
 def _crop_one_off(self, d_next, k_next, geometry, size):  # fast: the padding cut off one off
     if not geometry.pad or geometry.stride > 1:
         return _conv_input_grad(self, d_next, k_next, geometry, size)
+    pad, (rows, cols) = geometry.pad, size
+    # the whole 'full' convolution (the padded input's gradient), cut one row and column early
+    full = self._full_conv(
+        map_array(d_next), kernel_array(k_next), 0, (rows + 2 * pad, cols + 2 * pad)
+    )
     return MapStack(
-        self._full_conv(map_array(d_next), kernel_array(k_next), geometry.pad - 1, size)
+        np.ascontiguousarray(full[:, pad - 1 : pad - 1 + rows, pad - 1 : pad - 1 + cols])
     )
 
 
