@@ -22,7 +22,7 @@ import test_options
 import dltoolbox as dlt
 from dltoolbox.cnnff import forward
 from dltoolbox.cnnnumgradcheck import GradientCheckError
-from dltoolbox.engines import create, fast, reference
+from dltoolbox.engines import create, fast, reference, rowconv
 from dltoolbox.layers import base, conv, fc
 from dltoolbox.layers.conv import LENET5_C3
 from dltoolbox.net import KernelStack, MapStack, field_of, kernel_array, map_array
@@ -63,6 +63,10 @@ CASES = {
     "padding, first layer": ("i-1c3p1-2s-1c3", {}, None),
     "padding same": ("i-1c3-1c3ps-2s", {}, None),
     "padding same, 5x5": ("i-1c5ps-2s-1c3", {}, None),
+    # padded layers over several maps: the fast engine's rowconv products (forward, kernel
+    # gradient and input delta), with 'same' and larger pads, after a conv and after a pooling
+    "padding, maps": ("i-2c3-3c3p2-2s-2c3p1", {"size": (8, 8)}, None),
+    "padding same, maps, relu max": ("i-2c3rps-3c3rps-2m-2c5tps", {"size": (8, 8)}, None),
     "stride": ("i-1c3-1c2s2-1c2", {"size": (8, 8)}, None),
     "stride, first layer": ("i-1c2s2-2s", {"size": (8, 8)}, None),
     "stride, remainder dropped": ("i-1c3-1c2s2d-1c2", {"size": (9, 9)}, None),
@@ -166,6 +170,14 @@ def _crop_one_off(self, d_next, k_next, geometry, size):  # fast: the padding cu
     )
 
 
+def _turned_delta_weights(kernels):  # fast, rowconv: the input delta's kernels turned by 180°
+    return _delta_weights(np.ascontiguousarray(kernels[:, :, ::-1, ::-1]))
+
+
+def _unturned_kernel_sums(patches, d, ks):  # fast, rowconv: rot180(dk) for dk
+    return _kernel_sums(patches, d, ks)[:, :, ::-1, ::-1]
+
+
 def _unturned_full_conv(self, dn, kernels, pad, size):  # fast: the kernels not turned by 180°
     return _full_conv(self, dn, np.ascontiguousarray(kernels[:, :, ::-1, ::-1]), pad, size)
 
@@ -232,10 +244,11 @@ def _dropout_ignored(self, layer, below, grad, engine, need_input):
 _unpad, _dilate = reference._unpad, reference._dilate
 _full_conv, _strided_input_grad = fast.FastEngine._full_conv, fast.FastEngine._strided_input_grad
 _conv_input_grad = fast.FastEngine.conv_input_grad
+_delta_weights, _kernel_sums = rowconv.delta_weights, rowconv.kernel_sums
 _dense, _kernels = fast.FastEngine.dense, conv.Conv._kernels
 _fc_backward = fc.FullyConnected.backward
-OWNERS = {"reference": reference, "Fast": fast.FastEngine, "Conv": conv.Conv, "fc": fc,
-          "FC": fc.FullyConnected, "base": base}  # fmt: skip
+OWNERS = {"reference": reference, "Fast": fast.FastEngine, "rowconv": rowconv, "Conv": conv.Conv,
+          "fc": fc, "FC": fc.FullyConnected, "base": base}  # fmt: skip
 REF, FAST, BOTH = ["reference"], ["fast"], ENGINES
 
 # name: (case, engines, "owner.function" patched, replacement); each replacement is on the
@@ -245,6 +258,12 @@ WRONG = {
     "same: delta cut one off": ("padding same", REF, "reference._unpad", _shifted_unpad),
     "padding: crop one off": ("padding", FAST, "Fast.conv_input_grad", _crop_one_off),
     "same: crop one off": ("padding same", FAST, "Fast.conv_input_grad", _crop_one_off),
+    "padding, maps: delta kernels turned": (
+        "padding, maps", FAST, "rowconv.delta_weights", _turned_delta_weights),
+    "same, maps: delta kernels turned": (
+        "padding same, maps, relu max", FAST, "rowconv.delta_weights", _turned_delta_weights),
+    "padding, maps: dk not turned": (
+        "padding, maps", FAST, "rowconv.kernel_sums", _unturned_kernel_sums),
     "stride: deltas packed": ("stride", REF, "reference._dilate", _packed_dilate),
     "stride first: dk's deltas packed": (
         "stride, first layer", REF, "reference._dilate", _packed_dilate),

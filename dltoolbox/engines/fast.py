@@ -38,7 +38,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..activations import derivative
 from ..net import ConvGeometry, KernelStack, MapStack, kernel_array, map_array
-from . import blas
+from . import blas, rowconv
 from . import kernels as compiled
 from .blas import matmul
 
@@ -61,6 +61,15 @@ def _row_block(rows_out: int, maps_in: int) -> int:
     if rows_out % preferred == 0:
         return preferred
     return ROW_BLOCK if rows_out % ROW_BLOCK == 0 else 1
+
+
+def _by_rows(maps_in: int, geometry: ConvGeometry) -> bool:
+    """Whether a conv layer is computed by :mod:`rowconv`: a padded stride-1 layer over more
+    than one input map. There the row blocks' products would multiply the padding zeros of
+    their kernels and copy every padded input ``ks (ks + 1) / 2`` times; unpadded layers (all
+    a toolbox net has) keep the row-blocked patches and their numbers, and a single input map
+    the row blocks that make its thin products wider."""
+    return geometry.stride == 1 and 0 < geometry.pad < geometry.ks and maps_in > 1
 
 
 def _patch_shape(shape: tuple, ks: int, rb: int, stride: int = 1) -> tuple[int, int]:
@@ -292,6 +301,8 @@ class FastEngine:
         maps_in, maps_out, ks, _ = kernels.shape
         _, rows, cols, batch = _padded_shape(a.shape, pad)
         s = geometry.stride
+        if _by_rows(maps_in, geometry):
+            return self._conv_forward_rows(a, kernels, b, activation, slot, geometry, a_prev)
         rows_out, cols_out = (rows - ks) // s + 1, (cols - ks) // s + 1
         rb = _row_block(rows_out, maps_in) if s == 1 else 1
         wb = _forward_weights(kernels, b, rb, np.result_type(a, kernels))
@@ -321,6 +332,42 @@ class FastEngine:
                 np.negative(z, out=out[..., samples])
         _activate_in_place(out, activation)
         return _read_only(out.reshape(maps_out, rows_out, cols_out, batch), cache)
+
+    def _conv_forward_rows(
+        self, a: np.ndarray, kernels: np.ndarray, b: list, activation: str, slot: int,
+        geometry: ConvGeometry, a_prev: list,
+    ) -> MapStack:  # fmt: skip
+        """:meth:`conv_forward` by :mod:`rowconv` (stride 1): the products start from the
+        biases and give ``-z`` (sigm: the exponential in place) or ``z``."""
+        maps_in, maps_out, ks, _ = kernels.shape
+        pad, batch = geometry.pad, a.shape[-1]
+        rows_out, cols_out = (n + 2 * pad - ks + 1 for n in a.shape[1:3])
+        dtype = np.result_type(a, kernels)
+        negate = activation == "sigm"
+        w = rowconv.forward_weights(kernels, negate).astype(dtype, copy=False)
+        bias = np.asarray(b, dtype=dtype).reshape(-1, 1)
+        out = np.empty((maps_out, rows_out, cols_out, batch), dtype=dtype)
+        rows_p, cols_p = rowconv.patch_shape(a.shape, ks, pad)
+        chunk = max(1, PATCH_CHUNK // (rows_p * cols_p // batch))
+        cache = None
+        if chunk >= batch:
+            buf = self._patch_buffer(slot, (rows_p, cols_p), a.dtype)
+            patches = rowconv.row_patches(a, ks, pad, buf.array)
+            cache = buf.writer = ConvCache(tuple(a_prev), geometry, buf)
+            z = out.reshape(maps_out, -1)
+            np.copyto(z, -bias if negate else bias)
+            rowconv.correlate(patches, w, rows_out, z)
+        else:  # a large batch (e.g. a whole test set): bounded memory, same numbers
+            for n in range(0, batch, chunk):
+                part = a[..., n : n + chunk]
+                z = np.empty((maps_out, rows_out * cols_out * part.shape[-1]), dtype=dtype)
+                np.copyto(z, -bias if negate else bias)
+                rowconv.correlate(rowconv.row_patches(part, ks, pad), w, rows_out, z)
+                out[..., n : n + chunk] = z.reshape(maps_out, rows_out, cols_out, -1)
+        if negate:
+            np.exp(out, out=out)
+        _activate_in_place(out, activation)
+        return _read_only(out, cache)
 
     def pool_forward(self, a_prev: list, scale: int, method: str) -> MapStack:
         """Mean pooling: the mean of each scale x scale block (the block's rows are summed
@@ -417,7 +464,26 @@ class FastEngine:
         kernels = kernel_array(k_next)
         if geometry.stride > 1:
             return self._strided_input_grad(dn, kernels, geometry, size)
+        maps_in, maps_out, ks, _ = kernels.shape
+        if _by_rows(maps_out, geometry):
+            return MapStack(self._input_grad_rows(dn, kernels, geometry.pad))
         return MapStack(self._full_conv(dn, kernels, geometry.pad, size))
+
+    def _input_grad_rows(self, dn: np.ndarray, kernels: np.ndarray, pad: int) -> np.ndarray:
+        """The input gradient of a stride-1 layer with ``pad < ks`` by :mod:`rowconv`: the
+        'valid' correlation of ``dn`` zero-padded by ``ks - 1 - pad`` with the kernels
+        transposed, not turned."""
+        maps_in, _, ks, _ = kernels.shape
+        _, rows, cols, batch = dn.shape
+        grown = ks - 1 - pad
+        rows_in, cols_in = rows + 2 * grown - ks + 1, cols + 2 * grown - ks + 1
+        dtype = np.result_type(dn, kernels)
+        shape = rowconv.patch_shape(dn.shape, ks, grown)
+        patches = rowconv.row_patches(dn, ks, grown, self.scratch("delta rows", shape, dn.dtype))
+        w = rowconv.delta_weights(kernels).astype(dtype, copy=False)
+        out = np.zeros((maps_in, rows_in, cols_in, batch), dtype=dtype)
+        rowconv.correlate(patches, w, rows_in, out.reshape(maps_in, -1))
+        return out
 
     def _full_conv(self, dn: np.ndarray, kernels: np.ndarray, pad: int, size: tuple) -> np.ndarray:
         """``d[i] = sum_j convn(dn[j], rot180(k[i][j]), 'full')`` for ``dn`` (maps_out, rows,
@@ -505,6 +571,8 @@ class FastEngine:
         rb = _row_block(rows, maps_in) if s == 1 else 1
         cache = getattr(a, "record", None)  # from conv_forward, if ``a`` is still its result
         patches = cache.patches_for(a_prev, geometry) if isinstance(cache, ConvCache) else None
+        if _by_rows(maps_in, geometry):
+            return self._conv_grads_rows(a_prev, dd, geometry, patches)
         if patches is None or len(patches) != maps_in * (ks + rb - 1) * ks + 1:
             patches = _patches(map_array(a_prev), ks, rb, None, s, geometry.pad)
         blocks = self._row_blocks(dd, rb)
@@ -513,6 +581,19 @@ class FastEngine:
         sums /= batch
         n_k = maps_in * maps_out * ks * ks
         return KernelStack(sums[:n_k].reshape(maps_in, maps_out, ks, ks)), sums[n_k:].tolist()
+
+    def _conv_grads_rows(
+        self, a_prev: list, dd: np.ndarray, geometry: ConvGeometry, patches: np.ndarray | None
+    ) -> tuple[list, list]:
+        """:meth:`conv_grads` by :mod:`rowconv`, from the forward pass's patches when given."""
+        ks, pad, batch = geometry.ks, geometry.pad, dd.shape[-1]
+        if patches is None or patches.shape != rowconv.patch_shape(
+            map_array(a_prev).shape, ks, pad
+        ):
+            patches = rowconv.row_patches(map_array(a_prev), ks, pad)
+        dk = rowconv.kernel_sums(patches, dd, ks) / batch
+        db = dd.sum(axis=(1, 2, 3)) / batch
+        return KernelStack(dk), db.tolist()
 
 
 @dataclass(eq=False)
