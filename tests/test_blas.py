@@ -238,3 +238,25 @@ def test_training_gives_the_same_net_with_either_library(monkeypatch, dtype):
         np.testing.assert_allclose(np.array(a["k"]), np.array(b["k"]), rtol=tol, atol=tol)
     np.testing.assert_allclose(nets[0]["ffW"], nets[1]["ffW"], rtol=tol, atol=tol)
     np.testing.assert_allclose(nets[0]["rL"], nets[1]["rL"], rtol=tol)
+
+
+def test_the_f_layers_products_run_on_the_engines_blas(monkeypatch):
+    """An 'f' layer multiplies on blas.matmul (the fast engine's BLAS): with numpy's OpenBLAS
+    beside the private one, both thread pools spun on a 2-core machine and a 2-thread step of
+    the modern net took 2.8 x its 1-thread time."""
+    import dltoolbox as dlt
+    from dltoolbox.layers import fc
+
+    calls = []
+
+    def counted(a, b, out=None, accumulate=False):
+        calls.append((a.shape, b.shape))
+        return matmul(a, b, out=out, accumulate=accumulate)
+
+    matmul = blas.matmul
+    monkeypatch.setattr(fc, "matmul", counted)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 6, 4)), np.eye(3)[:, rng.integers(0, 3, 4)]
+    net = dlt.cnnsetup({"layers": dlt.spec.parse_spec("i-2c3-5f")}, x, y, rng=0)
+    dlt.cnnbp(dlt.cnnff(net, x), y)
+    assert calls == [((5, 32), (32, 4)), ((5, 4), (4, 32)), ((32, 5), (5, 4))]

@@ -64,6 +64,10 @@ def test_correlate_is_the_sum_of_valid_convolutions(shape):
         for i in range(maps_in):
             want[j] += convolve(ap[i], k[i, j][:, :, None], mode="valid")
     np.testing.assert_allclose(out.reshape(want.shape), want, rtol=0, atol=1e-12)
+    fresh = np.full_like(out, np.nan)  # written, not added to
+    patches = rowconv.row_patches(a, ks, pad)
+    rowconv.correlate(patches, rowconv.forward_weights(k), rows_out, fresh, add=False)
+    np.testing.assert_array_equal(fresh, out)
     negated = np.zeros_like(out)
     w = rowconv.forward_weights(k, negate=True)
     rowconv.correlate(rowconv.row_patches(a, ks, pad), w, rows_out, negated)
@@ -122,7 +126,9 @@ def test_a_padded_net_runs_through_rowconv_and_matches_the_reference(monkeypatch
     net, x, y = make("i-2c3ps-3c3p1-2s-2c5ps", (10, 10), 3, 7)
     calls = []
     correlate = rowconv.correlate
-    monkeypatch.setattr(rowconv, "correlate", lambda *args: calls.append(1) or correlate(*args))
+    monkeypatch.setattr(
+        rowconv, "correlate", lambda *args, **kw: calls.append(1) or correlate(*args, **kw)
+    )
     got = dlt.cnnbp(dlt.cnnff(with_engine(net, "fast"), x), y)
     assert len(calls) == 4  # two forward (layers 2 and 4), two input deltas (of layers 2 and 4)
     assert_same(got, dlt.cnnbp(dlt.cnnff(with_engine(net, "reference"), x), y))

@@ -15,6 +15,11 @@ runs faster), and a row of ones carries the bias. The kernels also give the pool
 gives the kernel gradient (``P @ d.T``): :meth:`FastEngine.conv_forward` keeps them as a
 :class:`ConvCache`, the ``record`` of the maps it returns, for :meth:`FastEngine.conv_grads`.
 
+A padded stride-1 layer over several input maps (the 3x3 'same' convolutions of the tutorial
+nets) is computed by :mod:`dltoolbox.engines.rowconv` instead: patches of the kernel columns only,
+each kernel row a shift of whole rows, for the forward sum, the kernel gradient and the input
+delta; unpadded layers, all a toolbox net has, keep the row-blocked patches and their numbers.
+
 Where numba is installed (``pip install "dltoolbox[fast]"``), three passes run as compiled
 loops of :mod:`dltoolbox.engines.kernels` (the patches of a padded input, the 'full'
 convolution's scatter of its tap products, the delta under a max pooling layer), with the very
@@ -481,8 +486,8 @@ class FastEngine:
         shape = rowconv.patch_shape(dn.shape, ks, grown)
         patches = rowconv.row_patches(dn, ks, grown, self.scratch("delta rows", shape, dn.dtype))
         w = rowconv.delta_weights(kernels).astype(dtype, copy=False)
-        out = np.zeros((maps_in, rows_in, cols_in, batch), dtype=dtype)
-        rowconv.correlate(patches, w, rows_in, out.reshape(maps_in, -1))
+        out = np.empty((maps_in, rows_in, cols_in, batch), dtype=dtype)
+        rowconv.correlate(patches, w, rows_in, out.reshape(maps_in, -1), add=False)
         return out
 
     def _full_conv(self, dn: np.ndarray, kernels: np.ndarray, pad: int, size: tuple) -> np.ndarray:

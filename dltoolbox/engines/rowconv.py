@@ -67,15 +67,18 @@ def delta_weights(kernels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(kernels.transpose(2, 0, 1, 3)).reshape(ks, maps_in, -1)
 
 
-def correlate(patches: np.ndarray, w: np.ndarray, rows_out: int, out: np.ndarray) -> np.ndarray:
-    """``out += sum_u w[u] @ P[:, u-th row shift]`` for the patches (maps_in * ks, rows *
-    cols' * batch) of an input with ``rows`` rows, w (ks, maps_out, maps_in * ks) and ``out``
-    (maps_out, rows_out * cols' * batch), rows_out = rows - ks + 1; returns ``out``."""
+def correlate(
+    patches: np.ndarray, w: np.ndarray, rows_out: int, out: np.ndarray, add: bool = True
+) -> np.ndarray:
+    """``out += sum_u w[u] @ P[:, u-th row shift]`` (``out =`` without ``add``) for the patches
+    (maps_in * ks, rows * cols' * batch) of an input with ``rows`` rows, w (ks, maps_out,
+    maps_in * ks) and ``out`` (maps_out, rows_out * cols' * batch), rows_out = rows - ks + 1;
+    returns ``out``."""
     ks = len(w)
     n = out.shape[1]
     step = n // rows_out  # columns per row: cols' * batch
     for u in range(ks):
-        matmul(w[u], patches[:, u * step : u * step + n], out=out, accumulate=True)
+        matmul(w[u], patches[:, u * step : u * step + n], out=out, accumulate=add or u > 0)
     return out
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS, activate, derivative
 from ..constraints import POSITIVE_INT, Interval, Options
+from ..engines.blas import matmul
 from ..net import Field
 from .base import TYPE_FIELD, LayerKind, kind_of
 
@@ -87,7 +88,7 @@ class FullyConnected(LayerKind):
 
     def forward(self, layer: dict, below: dict, engine, slot: int, rng=None) -> None:
         x = kind_of(below).features(below)  # (features, batch)
-        h = activate(layer["W"] @ x + layer["b"], self.get(layer, "activation"))
+        h = activate(matmul(layer["W"], x) + layer["b"], self.get(layer, "activation"))
         q = self.get(layer, "dropout")
         layer.pop("mask", None)
         if not q:
@@ -110,9 +111,10 @@ class FullyConnected(LayerKind):
         layer["d"] = d
         x = kind_of(below).features(below)
         batch = d.shape[1]
-        layer["dW"] = d @ x.T / batch
+        layer["dW"] = matmul(d, x.T) / batch
         layer["db"] = d.sum(axis=1, keepdims=True) / batch
-        return kind_of(below).feature_grad(below, layer["W"].T @ d) if need_input else None
+        grad = matmul(layer["W"].T, d) if need_input else None
+        return kind_of(below).feature_grad(below, grad) if need_input else None
 
     def features(self, layer: dict) -> np.ndarray:
         return layer["a"].copy()
