@@ -23,6 +23,17 @@ def padded(a, pad):
     return np.pad(a, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
 
 
+def out_size(shape):
+    """(rows, cols) of a layer's output for a SHAPES entry."""
+    _, _, rows, cols, ks, pad = shape
+    return rows + 2 * pad - ks + 1, cols + 2 * pad - ks + 1
+
+
+def delta(shape, seed):
+    """A random delta of the layer's output maps (maps_out, rows', cols', 3)."""
+    return np.random.default_rng(seed).standard_normal((shape[1], *out_size(shape), 3))
+
+
 def data(maps_in, maps_out, rows, cols, ks, batch=3, seed=0):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((maps_in, rows, cols, batch))
@@ -56,21 +67,21 @@ def test_correlate_is_the_sum_of_valid_convolutions(shape):
     maps_in, maps_out, rows, cols, ks, pad = shape
     a, k = data(*shape[:5])
     ap = padded(a, pad)
-    rows_out, cols_out = rows + 2 * pad - ks + 1, cols + 2 * pad - ks + 1
+    rows_out, cols_out = out_size(shape)
     out = np.zeros((maps_out, rows_out * cols_out * a.shape[-1]))
-    rowconv.correlate(rowconv.row_patches(a, ks, pad), rowconv.forward_weights(k), rows_out, out)
+    patches = rowconv.row_patches(a, ks, pad)
+    rowconv.correlate(patches, rowconv.forward_weights(k), rows_out, out)
     want = np.zeros((maps_out, rows_out, cols_out, a.shape[-1]))
     for j in range(maps_out):
         for i in range(maps_in):
             want[j] += convolve(ap[i], k[i, j][:, :, None], mode="valid")
     np.testing.assert_allclose(out.reshape(want.shape), want, rtol=0, atol=1e-12)
     fresh = np.full_like(out, np.nan)  # written, not added to
-    patches = rowconv.row_patches(a, ks, pad)
     rowconv.correlate(patches, rowconv.forward_weights(k), rows_out, fresh, add=False)
     np.testing.assert_array_equal(fresh, out)
     negated = np.zeros_like(out)
     w = rowconv.forward_weights(k, negate=True)
-    rowconv.correlate(rowconv.row_patches(a, ks, pad), w, rows_out, negated)
+    rowconv.correlate(patches, w, rows_out, negated)
     np.testing.assert_array_equal(negated, -out)
 
 
@@ -78,8 +89,7 @@ def test_correlate_is_the_sum_of_valid_convolutions(shape):
 def test_the_input_delta_is_the_full_convolution_cut_to_the_input(shape):
     maps_in, maps_out, rows, cols, ks, pad = shape
     _, k = data(*shape[:5])
-    rows_out, cols_out = rows + 2 * pad - ks + 1, cols + 2 * pad - ks + 1
-    d = np.random.default_rng(1).standard_normal((maps_out, rows_out, cols_out, 3))
+    d = delta(shape, 1)
     grown = ks - 1 - pad
     out = np.zeros((maps_in, rows * cols * 3))
     w = rowconv.delta_weights(k)
@@ -97,8 +107,7 @@ def test_kernel_sums_are_convn_of_the_flipped_input_with_the_delta(shape):
     maps_in, maps_out, rows, cols, ks, pad = shape
     a, _ = data(*shape[:5])
     ap = padded(a, pad)
-    rows_out, cols_out = rows + 2 * pad - ks + 1, cols + 2 * pad - ks + 1
-    d = np.random.default_rng(2).standard_normal((maps_out, rows_out, cols_out, 3))
+    d = delta(shape, 2)
     got = rowconv.kernel_sums(rowconv.row_patches(a, ks, pad), d, ks)
     assert got.shape == (maps_in, maps_out, ks, ks)
     for i in range(maps_in):

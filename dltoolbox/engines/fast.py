@@ -469,8 +469,7 @@ class FastEngine:
         kernels = kernel_array(k_next)
         if geometry.stride > 1:
             return self._strided_input_grad(dn, kernels, geometry, size)
-        maps_in, maps_out, ks, _ = kernels.shape
-        if _by_rows(maps_out, geometry):
+        if _by_rows(kernels.shape[1], geometry):  # the delta's maps are the correlation's input
             return MapStack(self._input_grad_rows(dn, kernels, geometry.pad))
         return MapStack(self._full_conv(dn, kernels, geometry.pad, size))
 

@@ -113,8 +113,9 @@ class FullyConnected(LayerKind):
         batch = d.shape[1]
         layer["dW"] = matmul(d, x.T) / batch
         layer["db"] = d.sum(axis=1, keepdims=True) / batch
-        grad = matmul(layer["W"].T, d) if need_input else None
-        return kind_of(below).feature_grad(below, grad) if need_input else None
+        if not need_input:
+            return None
+        return kind_of(below).feature_grad(below, matmul(layer["W"].T, d))
 
     def features(self, layer: dict) -> np.ndarray:
         return layer["a"].copy()
