@@ -1,13 +1,17 @@
-"""Training steps with the fast engine's compiled kernels (numba) against its numpy code.
+"""Training steps with one of the fast engine's optional paths against the same steps without it.
 
-    python benchmarks/bench_kernels.py                   # every net of bench_nets, both dtypes
+    python benchmarks/bench_kernels.py                   # numba's kernels, every net, both dtypes
     python benchmarks/bench_kernels.py --nets modern --dtypes float32 --rounds 9
+    python benchmarks/bench_kernels.py --switch rows --nets modern lenet5   # row-tap convolutions
 
-The same net (same weights, same batches) trains ``--batches`` steps with the kernels of
-:mod:`dltoolbox.engines.kernels` and ``--batches`` with them switched off, in alternating
+``--switch kernels`` (the default): the compiled kernels of :mod:`dltoolbox.engines.kernels`
+against the numpy code (the same bits, tests/test_kernels.py). ``--switch rows``: padded layers
+over several maps by :mod:`dltoolbox.engines.rowconv` against the row-blocked patches that the
+engine used for them before (the same numbers up to rounding). The same net (same weights, same
+batches) trains ``--batches`` steps with the path and ``--batches`` without it, in alternating
 rounds; medians of each side's CPU time per step (``time.process_time``: one BLAS thread, so it
-is the step's own time even when other processes share the cores) and their ratio. Both sides
-compute the same bits (tests/test_kernels.py). The machine is printed first.
+is the step's own time even when other processes share the cores) and their ratio. The machine
+is printed first.
 """
 
 from __future__ import annotations
@@ -21,12 +25,28 @@ import bench_nets
 import numpy as np
 
 import dltoolbox as dlt
-from dltoolbox.engines import kernels
+from dltoolbox.engines import fast, kernels
+
+_BY_ROWS = fast._by_rows
 
 
-def step_times(name: str, mnist, dtype, batch: int, batches: int, rounds: int) -> dict:
-    """Median CPU milliseconds per training step of net ``name``, kernels on and off, on
-    ``batches`` batches of its data (:func:`bench_nets.make_data` of ``mnist``)."""
+def _set_kernels(on: bool) -> None:
+    kernels.ENABLED = on
+
+
+def _set_rows(on: bool) -> None:
+    fast._by_rows = _BY_ROWS if on else (lambda maps_in, geometry: False)
+
+
+#: --switch: turns the path on (True) or off (False)
+SWITCHES = {"kernels": _set_kernels, "rows": _set_rows}
+
+
+def step_times(
+    name: str, mnist, dtype, batch: int, batches: int, rounds: int, switch: str = "kernels"
+) -> dict:
+    """Median CPU milliseconds per training step of net ``name``, the ``switch`` path on and
+    off, on ``batches`` batches of its data (:func:`bench_nets.make_data` of ``mnist``)."""
     case = bench_nets.NETS[name]
     x, y = bench_nets.make_data(name, batch * batches, mnist)
     x, y = x.astype(dtype), y.astype(dtype)
@@ -34,15 +54,15 @@ def step_times(name: str, mnist, dtype, batch: int, batches: int, rounds: int) -
     opts = {"alpha": case.alpha, "batchsize": batch, "numepochs": 1}
     if case.output == "softmax":
         opts["momentum"] = 0.9
-    times: dict[str, list[float]] = {"kernels": [], "numpy": []}
+    times: dict[str, list[float]] = {"on": [], "off": []}
     for r in range(rounds + 1):  # round 0 warms up (compilation, buffers)
         for side in times:
-            kernels.ENABLED = side == "kernels"
+            SWITCHES[switch](side == "on")
             start = time.process_time()
             dlt.cnntrain(net, x, y, opts, dlt.OctaveRandom(r))
             if r:
                 times[side].append((time.process_time() - start) / batches * 1000)
-    kernels.ENABLED = True
+    SWITCHES[switch](True)
     return {side: statistics.median(t) for side, t in times.items()}
 
 
@@ -53,19 +73,24 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=50, help="batch size (50)")
     parser.add_argument("--batches", type=int, default=20, help="steps per round (20)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each side (5)")
+    parser.add_argument("--switch", choices=SWITCHES, default="kernels", help="(kernels)")
     parser.add_argument("--data", help="MNIST (default: ../shared/data, else the usual search)")
     args = parser.parse_args(argv)
-    if kernels.numba is None:
+    if args.switch == "kernels" and kernels.numba is None:
         parser.error("numba is not installed (pip install 'dltoolbox[fast]'): nothing to compare")
     train_x, train_y, _, _ = _common.load_mnist(args.data)
     mnist = (train_x, train_y)
-    print(_common.machine(), f"numba {kernels.numba.__version__}", sep="; ")
-    print(f"{'net':<8} {'dtype':<8} {'kernels ms':>10} {'numpy ms':>9}  ratio  (CPU ms per step)")
+    numba = f"numba {kernels.numba.__version__}" if kernels.numba else "no numba"
+    print(_common.machine(), numba, sep="; ")
+    on, off = ("kernels", "numpy") if args.switch == "kernels" else ("row taps", "row blocks")
+    print(f"{'net':<8} {'dtype':<8} {on + ' ms':>12} {off + ' ms':>14}  ratio  (CPU ms per step)")
     for name in args.nets:
         for dtype in args.dtypes:
-            got = step_times(name, mnist, np.dtype(dtype), args.batch, args.batches, args.rounds)
-            ratio = got["kernels"] / got["numpy"]
-            print(f"{name:<8} {dtype:<8} {got['kernels']:10.2f} {got['numpy']:9.2f}  {ratio:.2f}")
+            got = step_times(
+                name, mnist, np.dtype(dtype), args.batch, args.batches, args.rounds, args.switch
+            )
+            ratio = got["on"] / got["off"]
+            print(f"{name:<8} {dtype:<8} {got['on']:12.2f} {got['off']:14.2f}  {ratio:.2f}")
     return 0
 
 
