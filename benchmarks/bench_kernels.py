@@ -3,11 +3,14 @@
     python benchmarks/bench_kernels.py                   # numba's kernels, every net, both dtypes
     python benchmarks/bench_kernels.py --nets modern --dtypes float32 --rounds 9
     python benchmarks/bench_kernels.py --switch rows --nets modern lenet5   # row-tap convolutions
+    python benchmarks/bench_kernels.py --switch inplace --nets modern rgb   # products added in BLAS
 
 ``--switch kernels`` (the default): the compiled kernels of :mod:`dltoolbox.engines.kernels`
 against the numpy code (the same bits, tests/test_kernels.py). ``--switch rows``: padded layers
 over several maps by :mod:`dltoolbox.engines.rowconv` against the row-blocked patches that the
-engine used for them before (the same numbers up to rounding). The same net (same weights, same
+engine used for them before (the same numbers up to rounding). ``--switch inplace`` (where the
+products run on numpy.matmul): the products that add into an array called on numpy's own
+OpenBLAS with beta = 1 against ``out += a @ b`` with a temporary. The same net (same weights, same
 batches) trains ``--batches`` steps with the path and ``--batches`` without it, in alternating
 rounds; medians of each side's CPU time per step (``time.process_time``: one BLAS thread, so it
 is the step's own time even when other processes share the cores) and their ratio. The machine
@@ -25,9 +28,11 @@ import bench_nets
 import numpy as np
 
 import dltoolbox as dlt
-from dltoolbox.engines import fast, kernels
+from dltoolbox.engines import blas, fast, kernels
 
 _BY_ROWS = fast._by_rows
+blas.backend()
+_ADDING = blas._state["add"]
 
 
 def _set_kernels(on: bool) -> None:
@@ -38,8 +43,15 @@ def _set_rows(on: bool) -> None:
     fast._by_rows = _BY_ROWS if on else (lambda maps_in, geometry: False)
 
 
+def _set_inplace(on: bool) -> None:
+    blas._state["add"] = _ADDING if on else None
+
+
 #: --switch: turns the path on (True) or off (False)
-SWITCHES = {"kernels": _set_kernels, "rows": _set_rows}
+SWITCHES = {"kernels": _set_kernels, "rows": _set_rows, "inplace": _set_inplace}
+#: --switch: the names of its two sides
+LABELS = {"kernels": ("kernels", "numpy"), "rows": ("row taps", "row blocks")}
+LABELS["inplace"] = ("in BLAS", "temporary")
 
 
 def step_times(
@@ -78,11 +90,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.switch == "kernels" and kernels.numba is None:
         parser.error("numba is not installed (pip install 'dltoolbox[fast]'): nothing to compare")
+    if args.switch == "inplace" and (blas._state["gemm"] or not _ADDING):
+        parser.error(f"the products run on {blas.backend()}: no in-place switch to compare")
     train_x, train_y, _, _ = _common.load_mnist(args.data)
     mnist = (train_x, train_y)
     numba = f"numba {kernels.numba.__version__}" if kernels.numba else "no numba"
     print(_common.machine(), numba, sep="; ")
-    on, off = ("kernels", "numpy") if args.switch == "kernels" else ("row taps", "row blocks")
+    on, off = LABELS[args.switch]
     print(f"{'net':<8} {'dtype':<8} {on + ' ms':>12} {off + ' ms':>14}  ratio  (CPU ms per step)")
     for name in args.nets:
         for dtype in args.dtypes:

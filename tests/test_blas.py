@@ -101,11 +101,30 @@ def test_private_library_calls_are_the_cblas_ones(monkeypatch):
     assert calls == []  # all of them numpy's (overlapping out included)
 
 
-@pytest.mark.parametrize("private", [False, True])
-def test_products_added_into_a_strided_view(monkeypatch, private):
+def numpy_gemms():
+    """numpy's own OpenBLAS's cblas gemms; skips where numpy's BLAS is not such an OpenBLAS."""
+    gemms = blas._numpy_gemms(blas.numpy_blas())
+    if gemms is None:
+        pytest.skip(f"numpy's BLAS has no cblas gemm to call: {blas.numpy_blas()}")
+    return gemms
+
+
+def set_libraries(monkeypatch, library: str) -> None:
+    """Products on ``library``: "private" (all), "in place" (numpy.matmul, but the added ones
+    on numpy's own OpenBLAS) or "numpy" (numpy.matmul, added through a temporary)."""
+    blas.backend()
+    monkeypatch.setitem(blas._state, "gemm", private_gemms() if library == "private" else None)
+    monkeypatch.setitem(blas._state, "add", numpy_gemms() if library == "in place" else None)
+
+
+LIBRARIES = ["numpy", "in place", "private"]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_products_added_into_a_strided_view(monkeypatch, library):
     """``accumulate=True`` adds the product into ``out``, which may be a window of a wider
     array (rows evenly spaced): the rest of the array is left alone."""
-    monkeypatch.setitem(blas._state, "gemm", private_gemms() if private else None)
+    set_libraries(monkeypatch, library)
     for dtype in (np.float64, np.float32):
         a, b = operands(6, 5, 7, dtype, "C", "F", seed=3)
         wide = np.random.default_rng(4).standard_normal((6, 12)).astype(dtype)
@@ -121,11 +140,11 @@ def test_products_added_into_a_strided_view(monkeypatch, private):
         blas.matmul(a, b, accumulate=True)
 
 
-@pytest.mark.parametrize("private", [False, True])
-def test_shifted_products_are_added_at_their_shifts(monkeypatch, private):
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_shifted_products_are_added_at_their_shifts(monkeypatch, library):
     """``add_shifted_products`` adds ``a[s] @ b`` at column ``s * shift`` of ``out``, the
-    windows overlapping or not, in either library; bad shapes are refused by name."""
-    monkeypatch.setitem(blas._state, "gemm", private_gemms() if private else None)
+    windows overlapping or not, in every library; bad shapes are refused by name."""
+    set_libraries(monkeypatch, library)
     rng = np.random.default_rng(5)
     for dtype in (np.float64, np.float32):
         for steps, m, k, n, shift in [(5, 36, 24, 320, 40), (3, 4, 2, 6, 6), (2, 3, 5, 4, 7)]:
@@ -139,6 +158,58 @@ def test_shifted_products_are_added_at_their_shifts(monkeypatch, private):
             np.testing.assert_allclose(out, want, rtol=TOL[dtype], atol=TOL[dtype] * 100)
     with pytest.raises(ValueError, match="a, b, out: expected shapes"):
         blas.add_shifted_products(np.ones((2, 3, 4)), np.ones((4, 5)), np.ones((3, 9)), 3)
+
+
+def test_added_products_run_in_place_on_numpys_openblas(monkeypatch):
+    """Where numpy.matmul runs the products, those added into an array call numpy's own
+    OpenBLAS with beta = 1 (no temporary), with the numbers of ``out += a @ b``; the others
+    stay numpy.matmul's, and so keep their bits."""
+    gemms = numpy_gemms()
+    calls = []
+
+    def counting(gemm):
+        return lambda *args: calls.append(args[:6] + args[11:12]) or gemm(*args)
+
+    set_libraries(monkeypatch, "numpy")
+    monkeypatch.setitem(blas._state, "add", {t: counting(g) for t, g in gemms.items()})
+    assert blas.accumulates(np.float32) and blas.accumulates(np.float64)
+    assert not blas.private(np.float32)
+    for dtype in (np.float64, np.float32):
+        for m, k, n in SHAPES:
+            a, b = operands(m, k, n, dtype, "C", "F", seed=m)
+            out = np.random.default_rng(n).standard_normal((m, n)).astype(dtype)
+            want = out + np.matmul(a, b)
+            calls.clear()
+            assert blas.matmul(a, b, out=out, accumulate=True) is out
+            assert [(c[:1] + c[3:]) for c in calls] == [(101, m, n, k, 1.0)]  # one, beta 1
+            np.testing.assert_allclose(out, want, rtol=TOL[dtype], atol=TOL[dtype] * k)
+            calls.clear()
+            np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
+            assert calls == []
+
+
+def test_numpy_blas_is_numpys_own_library():
+    """With SciPy's OpenBLAS loaded too (as dltoolbox loads it), the BLAS described is the one
+    numpy ships and calls (in numpy.libs/ beside numpy's package, or inside it)."""
+    pytest.importorskip("threadpoolctl")
+    import scipy.linalg  # noqa: F401  (loads SciPy's own OpenBLAS)
+    from threadpoolctl import threadpool_info
+
+    package = os.path.realpath(os.path.dirname(np.__file__))
+    homes = (package + ".libs" + os.sep, package + os.sep)
+    own = [
+        i["filepath"]
+        for i in threadpool_info()
+        if i.get("user_api") == "blas" and os.path.realpath(i["filepath"]).startswith(homes)
+    ]
+    if not own:
+        pytest.skip("numpy's BLAS is not a library of its own package (not a wheel's)")
+    assert blas.numpy_blas()["filepath"] == own[0]
+
+
+@pytest.mark.parametrize("info", [None, {"internal_api": "mkl", "filepath": "x"}, {}])
+def test_numpy_gemms_only_of_an_openblas(info):
+    assert blas._numpy_gemms(info) is None
 
 
 def test_shape_errors_are_numpys(monkeypatch):
@@ -202,6 +273,8 @@ def test_backend_says_what_runs_the_products():
     assert name.startswith("private OpenBLAS") == expected, name
     if expected:
         assert "SkylakeX kernels" in name
+    elif sys.platform == "linux" and blas._numpy_gemms(blas.numpy_blas()) is not None:
+        assert name == "numpy.matmul, products added in place on numpy's OpenBLAS (cblas gemm)"
 
 
 def test_loading_leaves_openblas_coretype_as_it_was(monkeypatch):

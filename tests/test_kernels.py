@@ -57,7 +57,7 @@ def test_patches(ks, rb, stride, pad, dtype, numpy_path):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("maps_in", "ks", "pad"), [(1, 5, 0), (4, 3, 1), (3, 5, 2), (2, 3, 0)])
 def test_full_convolution(maps_in, ks, pad, dtype, numpy_path, monkeypatch):
-    monkeypatch.setattr(fast.blas, "accumulates", lambda dtype: False)  # the scatter's path
+    monkeypatch.setattr(fast.blas, "private", lambda dtype: False)  # the scatter's path
     rng = np.random.default_rng(1)
     dn = rng.standard_normal((4, 8, 6, 5)).astype(dtype)
     dn[0, 0] = -0.0  # signed zeros stay as the numpy code leaves them
@@ -99,7 +99,7 @@ def _train(spec: str, dtype) -> dict:
     "spec", ["i-4c3rps-4c3rps-2m-6c3rps-2m-8frd0.25", "i-3c5-2s-4c3t-2s", "i-3c3tp1s2d-2m-5f"]
 )
 def test_training_runs_are_bit_identical(spec, dtype, numpy_path, monkeypatch):
-    monkeypatch.setattr(fast.blas, "accumulates", lambda dtype: False)
+    monkeypatch.setattr(fast.blas, "private", lambda dtype: False)
     got, want = _train(spec, dtype), numpy_path(lambda: _train(spec, dtype))
     assert same_bits(got["ffW"], want["ffW"]) and same_bits(got["rL"], want["rL"])
     for mine, theirs in zip(got["layers"], want["layers"]):

@@ -8,6 +8,12 @@ fast engine runs its products on its own copy of OpenBLAS, from the ``scipy-open
 (the build numpy and SciPy are made with), loaded privately with its AVX-512 ("SkylakeX")
 kernels. numpy, SciPy and every other library keep their own BLAS, untouched.
 
+Elsewhere the products are ``numpy.matmul``, but those that add into an array
+(``accumulate=True``) call the cblas gemm of numpy's own OpenBLAS (the library numpy.matmul
+runs on, already loaded, with its threads) with beta = 1: ``out += a @ b`` would write the
+product into a temporary and read it back, about a third more time for the thin products of
+:mod:`~dltoolbox.engines.rowconv`.
+
 Set ``DLTOOLBOX_BLAS=numpy`` (before the first product) to always use ``numpy.matmul``. The
 private copy reads ``OPENBLAS_NUM_THREADS`` as numpy's does, and threadpoolctl sees and limits
 it like any other BLAS.
@@ -34,7 +40,18 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _INT_MAX = 2**31 - 1
 
 _lock = threading.Lock()
-_state: dict = {}  # "gemm": {dtype: cblas function} or None; "backend": str
+#: "gemm": {dtype: cblas gemm} of the private OpenBLAS (all products), or None; "add": the same
+#: for products added into an array (the private's, or numpy's own OpenBLAS's), or None;
+#: "backend": str
+_state: dict = {}
+#: The cblas gemm symbols of numpy's OpenBLAS builds ({} the type letter), with their integers.
+_NUMPY_SYMBOLS = (
+    ("scipy_cblas_{}gemm64_", ctypes.c_int64),  # numpy >= 2.0 wheels (scipy-openblas64)
+    ("cblas_{}gemm64_", ctypes.c_int64),  # numpy 1.22 - 1.26 wheels (openblas64_)
+    ("scipy_cblas_{}gemm", ctypes.c_int),
+    ("cblas_{}gemm", ctypes.c_int),
+)
+_LETTERS = {np.dtype(np.float64): "d", np.dtype(np.float32): "s"}
 
 
 def cpu_has_avx512(cpuinfo: str = "/proc/cpuinfo") -> bool:
@@ -57,10 +74,11 @@ def numpy_blas() -> dict | None:
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    package = os.path.realpath(os.path.dirname(np.__file__))
+    homes = (package + ".libs" + os.sep, package + os.sep)  # numpy.libs/ beside numpy/, or in it
     infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    for info in infos:  # numpy's own (numpy.libs/ beside numpy/), else the only one loaded
-        if os.path.dirname(os.path.dirname(info["filepath"])) == numpy_dir:
+    for info in infos:  # numpy's own, else the only one loaded
+        if os.path.realpath(info["filepath"]).startswith(homes):
             return info
     return infos[0] if len(infos) == 1 else None
 
@@ -97,23 +115,14 @@ def _load_private(path: str) -> tuple[dict, str] | None:
             del os.environ["OPENBLAS_CORETYPE"]
         else:
             os.environ["OPENBLAS_CORETYPE"] = had
-    try:
-        corename = lib.scipy_openblas_get_corename
-        gemms = {
-            np.dtype(np.float64): lib.scipy_cblas_dgemm,
-            np.dtype(np.float32): lib.scipy_cblas_sgemm,
-        }
-    except AttributeError:
+    gemms = _bind_gemms(lib, "scipy_cblas_{}gemm", ctypes.c_int)
+    corename = getattr(lib, "scipy_openblas_get_corename", None)
+    if gemms is None or corename is None:
         return None
     corename.restype = ctypes.c_char_p
     core = corename().decode()
     if core.lower() not in AVX512_CORES:
         return None
-    ci, cp = ctypes.c_int, ctypes.c_void_p
-    for dtype, gemm in gemms.items():
-        real = ctypes.c_double if dtype == np.float64 else ctypes.c_float
-        gemm.argtypes = [ci, ci, ci, ci, ci, ci, real, cp, ci, cp, ci, real, cp, ci]
-        gemm.restype = None
     try:
         version = " " + importlib.metadata.version("scipy-openblas32")
     except importlib.metadata.PackageNotFoundError:
@@ -121,17 +130,53 @@ def _load_private(path: str) -> tuple[dict, str] | None:
     return gemms, f"private OpenBLAS (scipy-openblas32{version}), {core} kernels"
 
 
+def _bind_gemms(lib: ctypes.CDLL, pattern: str, integer) -> dict | None:
+    """The cblas gemms of ``lib`` named by ``pattern`` ("d", then "s" for {}), with their
+    argument types (``integer`` for sizes), by dtype; None if it lacks them."""
+    try:
+        found = {t: getattr(lib, pattern.format(letter)) for t, letter in _LETTERS.items()}
+    except AttributeError:
+        return None
+    ci, cp = ctypes.c_int, ctypes.c_void_p
+    for dtype, gemm in found.items():
+        real = ctypes.c_double if dtype == np.float64 else ctypes.c_float
+        gemm.argtypes = [ci, ci, ci, integer, integer, integer, real, cp, integer, cp, integer]
+        gemm.argtypes += [real, cp, integer]
+        gemm.restype = None
+    return found
+
+
+def _numpy_gemms(info: dict | None) -> dict | None:
+    """The cblas gemms of numpy's own OpenBLAS (described by ``info``, already loaded by
+    numpy), or None where numpy's BLAS is not an OpenBLAS whose gemms can be found."""
+    if info is None or info.get("internal_api") != "openblas" or not info.get("filepath"):
+        return None
+    try:
+        lib = ctypes.CDLL(info["filepath"], mode=ctypes.RTLD_LOCAL)  # the loaded one, not a copy
+    except OSError:
+        return None
+    for pattern, integer in _NUMPY_SYMBOLS:
+        gemms = _bind_gemms(lib, pattern, integer)
+        if gemms is not None:
+            return gemms
+    return None
+
+
 def _setup() -> None:
     """Decide, once, which library runs the products (see the module's docstring)."""
     choice = os.environ.get("DLTOOLBOX_BLAS", "auto")
     if choice not in ("auto", "numpy"):
         raise ValueError(f"DLTOOLBOX_BLAS: expected 'auto' or 'numpy', got {choice!r}")
-    loaded = None
+    loaded = adding = None
     if choice == "auto" and sys.platform.startswith("linux"):
-        path = _private_library() if needs_private(numpy_blas(), cpu_has_avx512()) else None
+        info = numpy_blas()
+        path = _private_library() if needs_private(info, cpu_has_avx512()) else None
         loaded = _load_private(path) if path else None
+        adding = loaded[0] if loaded else _numpy_gemms(info)
     gemm, name = loaded or (None, "numpy.matmul")
-    _state.update(gemm=gemm, backend=name)  # both at once: other threads read _state unlocked
+    if adding and not loaded:
+        name += ", products added in place on numpy's OpenBLAS (cblas gemm)"
+    _state.update(gemm=gemm, add=adding, backend=name)  # at once: threads read _state unlocked
 
 
 def backend() -> str:
@@ -143,12 +188,26 @@ def backend() -> str:
     return _state["backend"]
 
 
-def accumulates(dtype) -> bool:
-    """Whether :func:`matmul` adds ``a @ b`` into ``out`` within BLAS for this dtype
-    (``accumulate=True`` without a temporary), as the private OpenBLAS does."""
+def private(dtype) -> bool:
+    """Whether the private OpenBLAS runs this dtype's products (see the module docstring)."""
     if not _state:
         backend()
     return bool(_state["gemm"]) and np.dtype(dtype) in _state["gemm"]
+
+
+def _gemm(dtype, accumulate: bool):
+    """The cblas gemm for a product of this dtype (added into ``out`` with ``accumulate``), or
+    None for numpy.matmul."""
+    if not _state:
+        backend()
+    gemms = _state["gemm"] or (_state.get("add") if accumulate else None)
+    return gemms.get(dtype) if gemms else None
+
+
+def accumulates(dtype) -> bool:
+    """Whether :func:`matmul` adds ``a @ b`` into ``out`` within BLAS for this dtype
+    (``accumulate=True`` without a temporary): on the private OpenBLAS, or on numpy's own."""
+    return _gemm(np.dtype(dtype), True) is not None
 
 
 def _operand(x: np.ndarray) -> tuple[int, int] | None:
@@ -178,16 +237,15 @@ def matmul(
     """``a @ b`` for 2-D arrays a (m, k) and b (k, n), written into ``out`` when given, or added
     to it (``out += a @ b``) with ``accumulate``.
 
-    Runs on the private OpenBLAS where :func:`backend` chose it and the operands suit cblas
+    Runs on the private OpenBLAS where :func:`backend` chose it (else, with ``accumulate``, on
+    numpy's own OpenBLAS through cblas) and the operands suit cblas
     (both float32 or both float64, with contiguous, evenly spaced rows or columns; ``out`` with
     contiguous rows, of that dtype and apart from both); anything else is ``numpy.matmul``, with
     its errors.
     """
-    if not _state:
-        backend()
     if accumulate and out is None:
         raise ValueError("out: accumulate=True needs the array to add the product to, got None")
-    gemm = _state["gemm"] and _state["gemm"].get(a.dtype)
+    gemm = _gemm(a.dtype, accumulate)
     fits = gemm and b.dtype == a.dtype and a.ndim == 2 and b.ndim == 2
     if fits and a.shape[1] == b.shape[0]:
         (m, k), n = a.shape, b.shape[1]
@@ -221,8 +279,8 @@ def add_shifted_products(a: np.ndarray, b: np.ndarray, out: np.ndarray, shift: i
     """``out[:, s * shift : s * shift + n] += a[s] @ b`` for every s, with a (s, m, k), b (k, n)
     and out (m, (len(a) - 1) * shift + n) of one dtype.
 
-    With the private OpenBLAS and C-contiguous arrays, the checks are made once and each product
-    is added within BLAS; otherwise one :func:`matmul` per s.
+    Where BLAS adds them (:func:`accumulates`) and the arrays are C-contiguous, the checks are
+    made once and each product is added within BLAS; otherwise one :func:`matmul` per s.
     """
     steps, m, k = a.shape
     n = b.shape[1]
@@ -245,7 +303,7 @@ def add_shifted_products(a: np.ndarray, b: np.ndarray, out: np.ndarray, shift: i
         for s in range(steps):
             matmul(a[s], b, out=out[:, s * shift : s * shift + n], accumulate=True)
         return
-    gemm = _state["gemm"][a.dtype]
+    gemm = _gemm(a.dtype, True)
     size = a.itemsize
     addr_a, addr_b, addr_out = _address(a), _address(b), _address(out)
     for s in range(steps):
