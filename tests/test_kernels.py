@@ -13,7 +13,7 @@ import pytest
 import dltoolbox as dlt
 from dltoolbox.engines import fast
 from dltoolbox.engines import kernels as compiled
-from dltoolbox.net import MapStack
+from dltoolbox.net import MapStack, map_array
 from dltoolbox.spec import parse_spec
 
 pytestmark = pytest.mark.skipif(
@@ -82,6 +82,27 @@ def test_max_unpool(scale, activation, dtype, numpy_path):
     def delta():
         return engine.activation_delta(a, engine.unpool(MapStack(dn), a, scale, "max"), activation)
 
+    assert same_bits(delta().stack, numpy_path(delta).stack)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["sigm", "tanh", "relu"])
+@pytest.mark.parametrize("scale", [1, 2, 3, 4])
+def test_mean_pooling_and_its_delta(scale, activation, dtype, numpy_path):
+    rng = np.random.default_rng(3)
+    act = rng.standard_normal((3, 3 * scale, 2 * scale, 7)).astype(dtype)
+    act[0, 0] = -0.0  # signed zeros, as the numpy code leaves them
+    dn = rng.standard_normal((3, 3, 2, 7)).astype(dtype)
+    dn[1, 0] = -0.0
+    engine, a = fast.FastEngine(), MapStack(act)
+
+    def pooled():
+        return map_array(engine.pool_forward(a, scale, "mean"))
+
+    def delta():
+        return engine.activation_delta(a, engine.unpool(MapStack(dn), a, scale, "mean"), activation)
+
+    assert same_bits(pooled(), numpy_path(pooled))
     assert same_bits(delta().stack, numpy_path(delta).stack)
 
 

@@ -20,10 +20,10 @@ nets) is computed by :mod:`dltoolbox.engines.rowconv` instead: patches of the ke
 each kernel row a shift of whole rows, for the forward sum, the kernel gradient and the input
 delta; unpadded layers, all a toolbox net has, keep the row-blocked patches and their numbers.
 
-Where numba is installed (``pip install "dltoolbox[fast]"``), three passes run as compiled
+Where numba is installed (``pip install "dltoolbox[fast]"``), five passes run as compiled
 loops of :mod:`dltoolbox.engines.kernels` (the patches of a padded input, the 'full'
-convolution's scatter of its tap products, the delta under a max pooling layer), with the very
-same numbers as the numpy code here, which is the fallback.
+convolution's scatter of its tap products, mean pooling, the delta under a mean or max pooling
+layer), with the very same numbers as the numpy code here, which is the fallback.
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order). The options of :mod:`dltoolbox.activations`
@@ -392,6 +392,8 @@ class FastEngine:
         a = map_array(a_prev)
         if method == "max":
             return _read_only(_block_max(a, scale))
+        if compiled.ENABLED:  # one pass, the same sums
+            return _read_only(compiled.pool_mean(a, scale))
         maps, rows, cols, batch = a.shape
         by_rows = a.reshape(maps, rows // scale, scale, cols * batch)
         z = by_rows[:, :, 0].copy() if scale == 1 else by_rows[:, :, 0] + by_rows[:, :, 1]
@@ -434,8 +436,8 @@ class FastEngine:
         """
         act = map_array(a)
         unpooled = isinstance(grad, _Unpooled) and grad.a_prev is a
-        if compiled.ENABLED and unpooled and grad.method == "max":  # one pass, same numbers
-            return MapStack(compiled.max_unpool(act, grad.d, grad.scale, activation))
+        if compiled.ENABLED and unpooled:  # one pass, same numbers
+            return MapStack(compiled.unpool(act, grad.d, grad.scale, grad.method, activation))
         if activation == "sigm":
             d = 1 - act
             d *= act

@@ -1,11 +1,12 @@
 """Compiled loops for the fast engine's copy and scatter passes, where numba is installed.
 
-Three passes of a training step are chains of numpy calls that each walk a large array: the
+Five passes of a training step are chains of numpy calls that each walk a large array: the
 patch matrix of a padded input (a zero-padded copy, then a strided copy), the 'full'
-convolution's scatter of its tap products (one strided add per tap), and the delta of a max
-pooling layer (the first maximum of each block found with ``2 scale^2`` passes, then the
-expanded delta multiplied in). Each is one loop here, over the output once, in the order of
-memory. They compute the very same numbers as the numpy code they replace (which stays in
+convolution's scatter of its tap products (one strided add per tap), mean pooling (strided
+adds, then a scaling), and the delta of a conv layer under a pooling layer (the activation's
+derivative, for max pooling the first maximum of each block found with ``2 scale^2`` passes,
+then the expanded delta multiplied in). Each is one loop here, over the output once, in the
+order of memory. They compute the very same numbers as the numpy code they replace (which stays in
 :mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum adds the same
 terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
 
@@ -96,6 +97,61 @@ def scatter_taps(prods, rb, pad, out):  # pragma: no cover - compiled
 
 
 @_jit
+def _slope(a, code, one, zero):  # pragma: no cover - compiled
+    """f'(z) from a = f(z) for activation ``code``, as :func:`dltoolbox.activations.derivative`
+    computes it (and the sigmoid's ``(1 - a) * a`` as the engine does)."""
+    if code == 0:
+        return (one - a) * a
+    if code == 1:
+        return one - a * a
+    return one if a > 0 else zero
+
+
+@_jit
+def mean_pool(a, scale, factor, power_of_two, out):  # pragma: no cover - compiled
+    """The mean of each scale x scale block of ``a`` (maps, rows, cols, batch), into ``out``
+    (maps, rows / scale, cols / scale, batch), summed as the numpy code sums: each column of
+    the block down its rows, those sums left to right, then times ``factor[0]`` (1 / scale^2,
+    where that is a power of two: ``power_of_two``) or divided by it (scale^2)."""
+    maps, rows_out, cols_out, batch = out.shape
+    f = factor[0]
+    acc = np.empty(batch, out.dtype)
+    col = np.empty(batch, out.dtype)
+    for i in range(maps):
+        for r in range(rows_out):
+            for c in range(cols_out):
+                for q in range(scale):
+                    x = c * scale + q
+                    for b in range(batch):
+                        col[b] = a[i, r * scale, x, b]
+                    for p in range(1, scale):
+                        for b in range(batch):
+                            col[b] = col[b] + a[i, r * scale + p, x, b]
+                    for b in range(batch):
+                        acc[b] = col[b] if q == 0 else acc[b] + col[b]
+                for b in range(batch):
+                    out[i, r, c, b] = acc[b] * f if power_of_two else acc[b] / f
+
+
+@_jit
+def mean_unpool_delta(act, dn, scale, code, factor, power_of_two, out):  # pragma: no cover
+    """The delta of a conv layer under a mean pooling layer, into ``out`` (act's shape):
+    ``f'(act) * expand(dn / scale^2)``, with ``dn / scale^2`` computed as the numpy code does
+    (times ``factor[0]`` = 1 / scale^2 where ``power_of_two``, else divided by it, scale^2),
+    then the one product."""
+    maps, rows, cols, batch = act.shape
+    one, zero = np.ones(1, act.dtype)[0], np.zeros(1, act.dtype)[0]
+    f = factor[0]
+    for i in range(maps):
+        for y in range(rows):
+            for x in range(cols):
+                for b in range(batch):
+                    share = dn[i, y // scale, x // scale, b]
+                    share = share * f if power_of_two else share / f
+                    out[i, y, x, b] = _slope(act[i, y, x, b], code, one, zero) * share
+
+
+@_jit
 def max_unpool_delta(act, dn, scale, code, out):  # pragma: no cover - compiled
     """The delta of a conv layer under a max pooling layer, into ``out`` (act's shape).
 
@@ -125,19 +181,34 @@ def max_unpool_delta(act, dn, scale, code, out):  # pragma: no cover - compiled
                 for k in range(scale * scale):
                     y, x = y0 + k % scale, x0 + k // scale
                     for b in range(batch):
-                        a = act[i, y, x, b]
-                        if code == 0:
-                            slope = (one - a) * a
-                        elif code == 1:
-                            slope = one - a * a
-                        else:
-                            slope = one if a > 0 else zero
+                        slope = _slope(act[i, y, x, b], code, one, zero)
                         hit = one if first[b] == k else zero
                         out[i, y, x, b] = slope * hit * dn[i, bi, bj, b]
 
 
-def max_unpool(act: np.ndarray, dn: np.ndarray, scale: int, activation: str) -> np.ndarray:
-    """:func:`max_unpool_delta` into a new array of ``act``'s shape and dtype."""
+def unpool(act: np.ndarray, dn: np.ndarray, scale: int, method: str, activation: str):
+    """:func:`max_unpool_delta` (``method="max"``) or :func:`mean_unpool_delta` into a new
+    array of ``act``'s shape and dtype."""
     out = np.empty_like(act)
-    max_unpool_delta(act, dn, scale, ACTIVATION_CODES[activation], out)
+    code = ACTIVATION_CODES[activation]
+    if method == "max":
+        max_unpool_delta(act, dn, scale, code, out)
+    else:
+        mean_unpool_delta(act, dn, scale, code, *_scaling(scale, dn.dtype), out)
     return out
+
+
+def pool_mean(a: np.ndarray, scale: int) -> np.ndarray:
+    """:func:`mean_pool` of ``a`` (maps, rows, cols, batch) into a new array."""
+    maps, rows, cols, batch = a.shape
+    out = np.empty((maps, rows // scale, cols // scale, batch), dtype=a.dtype)
+    mean_pool(a, scale, *_scaling(scale, a.dtype), out)
+    return out
+
+
+def _scaling(scale: int, dtype) -> tuple[np.ndarray, bool]:
+    """(factor, whether to multiply by it) for a mean over scale^2 values in ``dtype``, as
+    :func:`dltoolbox.engines.fast._divide` scales: times 1 / n for a power of two n, else / n."""
+    n = scale * scale
+    power_of_two = n & (n - 1) == 0
+    return np.array([1 / n if power_of_two else n], dtype=dtype), power_of_two
