@@ -106,6 +106,31 @@ def test_mean_pooling_and_its_delta(scale, activation, dtype, numpy_path):
     assert same_bits(delta().stack, numpy_path(delta).stack)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["sigm", "tanh", "relu"])
+def test_activation_and_its_delta(activation, dtype, numpy_path):
+    """A conv layer's output (the sigmoid after numpy's exponential) and its delta from the
+    dense delta of a layer above that is not a pooling layer."""
+    rng = np.random.default_rng(4)
+    a_prev = MapStack(rng.standard_normal((2, 9, 8, 5)).astype(dtype))
+    k = rng.standard_normal((2, 3, 3, 3)).astype(dtype)
+    b = [0.5, -1.0, 0.0]
+    act = rng.standard_normal((3, 7, 6, 5)).astype(dtype)
+    act[0, 0] = -0.0
+    grad = MapStack(rng.standard_normal((3, 7, 6, 5)).astype(dtype))
+    engine = fast.FastEngine()
+    geometry = fast.ConvGeometry(ks=3, pad=0, stride=1)
+
+    def forward():
+        return map_array(engine.conv_forward(a_prev, k, b, activation, 0, geometry))
+
+    def delta():
+        return engine.activation_delta(MapStack(act), grad, activation).stack
+
+    assert same_bits(forward(), numpy_path(forward))
+    assert same_bits(delta(), numpy_path(delta))
+
+
 def _train(spec: str, dtype) -> dict:
     rng = np.random.default_rng(0)
     x = rng.random((16, 16, 40)).astype(dtype)

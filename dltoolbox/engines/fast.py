@@ -438,6 +438,10 @@ class FastEngine:
         unpooled = isinstance(grad, _Unpooled) and grad.a_prev is a
         if compiled.ENABLED and unpooled:  # one pass, same numbers
             return MapStack(compiled.unpool(act, grad.d, grad.scale, grad.method, activation))
+        if compiled.ENABLED and not unpooled:
+            dense = map_array(self.dense(grad))
+            if dense.shape == act.shape and dense.dtype == act.dtype:
+                return MapStack(compiled.delta(act, dense, activation))
         if activation == "sigm":
             d = 1 - act
             d *= act
@@ -650,6 +654,9 @@ def _padded(a: np.ndarray, pad: int) -> np.ndarray:
 def _activate_in_place(out: np.ndarray, activation: str) -> None:
     """``out`` holds exp(-z) (sigm) or z: the activation, in place."""
     if activation == "sigm":
+        if compiled.ENABLED:
+            compiled.sigmoid_of_exp(out)  # the same add and division, in one pass
+            return
         out += 1
         np.divide(1, out, out=out)  # vectorised, unlike np.reciprocal for float64
     elif activation == "tanh":

@@ -1,12 +1,13 @@
 """Compiled loops for the fast engine's copy and scatter passes, where numba is installed.
 
-Five passes of a training step are chains of numpy calls that each walk a large array: the
+Some passes of a training step are chains of numpy calls that each walk a large array: the
 patch matrix of a padded input (a zero-padded copy, then a strided copy), the 'full'
-convolution's scatter of its tap products (one strided add per tap), mean pooling (strided
-adds, then a scaling), and the delta of a conv layer under a pooling layer (the activation's
-derivative, for max pooling the first maximum of each block found with ``2 scale^2`` passes,
-then the expanded delta multiplied in). Each is one loop here, over the output once, in the
-order of memory. They compute the very same numbers as the numpy code they replace (which stays in
+convolution's scatter of its tap products (one strided add per tap), the sigmoid after the
+exponential (an add, then a division), mean pooling (strided adds, then a scaling), and a conv
+layer's delta (the activation's derivative, under a max pooling layer the first maximum of each
+block found with ``2 scale^2`` passes, then the expanded delta multiplied in). Each is one loop
+here, over the output once, in the order of memory; the exponential stays numpy's (numba's
+would round differently). They compute the very same numbers as the numpy code they replace (which stays in
 :mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum adds the same
 terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
 
@@ -108,6 +109,26 @@ def _slope(a, code, one, zero):  # pragma: no cover - compiled
 
 
 @_jit
+def sigmoid_of_exp(e):  # pragma: no cover - compiled
+    """``e = 1 / (1 + e)`` in place for ``e`` = exp(-z), a contiguous array: the sigmoid, the
+    numpy code's add and division in one pass."""
+    flat = e.reshape(-1)
+    one = np.ones(1, e.dtype)[0]
+    for k in range(flat.size):
+        flat[k] = one / (flat[k] + one)
+
+
+@_jit
+def slope_times(act, grad, code, out):  # pragma: no cover - compiled
+    """``out = f'(act) * grad`` for contiguous arrays of one shape (the delta of a conv layer
+    whose grad is not a pooling layer's): :func:`_slope`, then the one product."""
+    a, g, o = act.reshape(-1), grad.reshape(-1), out.reshape(-1)
+    one, zero = np.ones(1, act.dtype)[0], np.zeros(1, act.dtype)[0]
+    for k in range(o.size):
+        o[k] = _slope(a[k], code, one, zero) * g[k]
+
+
+@_jit
 def mean_pool(a, scale, factor, power_of_two, out):  # pragma: no cover - compiled
     """The mean of each scale x scale block of ``a`` (maps, rows, cols, batch), into ``out``
     (maps, rows / scale, cols / scale, batch), summed as the numpy code sums: each column of
@@ -184,6 +205,13 @@ def max_unpool_delta(act, dn, scale, code, out):  # pragma: no cover - compiled
                         slope = _slope(act[i, y, x, b], code, one, zero)
                         hit = one if first[b] == k else zero
                         out[i, y, x, b] = slope * hit * dn[i, bi, bj, b]
+
+
+def delta(act: np.ndarray, grad: np.ndarray, activation: str) -> np.ndarray:
+    """:func:`slope_times` into a new array (``act`` and ``grad`` of one shape and dtype)."""
+    out = np.empty_like(act)
+    slope_times(act, np.ascontiguousarray(grad), ACTIVATION_CODES[activation], out)
+    return out
 
 
 def unpool(act: np.ndarray, dn: np.ndarray, scale: int, method: str, activation: str):
