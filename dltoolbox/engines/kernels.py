@@ -1,4 +1,4 @@
-"""Compiled loops for the fast engine's copy and scatter passes, where numba is installed.
+"""Compiled loops for the fast engine's copy, scatter, pooling and delta passes (numba).
 
 Some passes of a training step are chains of numpy calls that each walk a large array: the
 patch matrix of a padded input (a zero-padded copy, then a strided copy), the 'full'
@@ -7,9 +7,9 @@ exponential (an add, then a division), mean pooling (strided adds, then a scalin
 layer's delta (the activation's derivative, under a max pooling layer the first maximum of each
 block found with ``2 scale^2`` passes, then the expanded delta multiplied in). Each is one loop
 here, over the output once, in the order of memory; the exponential stays numpy's (numba's
-would round differently). They compute the very same numbers as the numpy code they replace (which stays in
-:mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum adds the same
-terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
+would round differently). They compute the very same numbers as the numpy code they replace
+(which stays in :mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum
+adds the same terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
 
 ``pip install numba`` (the ``fast`` extra) enables them; ``DLTOOLBOX_NUMBA=0`` (before
 dltoolbox is imported) keeps the numpy code. The first call of each kernel compiles it (about
