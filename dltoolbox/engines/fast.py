@@ -20,10 +20,10 @@ nets) is computed by :mod:`dltoolbox.engines.rowconv` instead: patches of the ke
 each kernel row a shift of whole rows, for the forward sum, the kernel gradient and the input
 delta; unpadded layers, all a toolbox net has, keep the row-blocked patches and their numbers.
 
-Where numba is installed (``pip install "dltoolbox[fast]"``), five passes run as compiled
+Where numba is installed (``pip install "dltoolbox[fast]"``), these passes run as compiled
 loops of :mod:`dltoolbox.engines.kernels` (the patches of a padded input, the 'full'
-convolution's scatter of its tap products, mean pooling, the delta under a mean or max pooling
-layer), with the very same numbers as the numpy code here, which is the fallback.
+convolution's scatter of its tap products, the sigmoid after the exponential, mean pooling, a
+conv layer's delta), with the very same numbers as the numpy code here, which is the fallback.
 
 Same numbers as the reference engine up to rounding: every value agrees to about 1e-15
 relative (sums are taken in a different order). The options of :mod:`dltoolbox.activations`

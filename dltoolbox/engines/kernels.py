@@ -209,8 +209,9 @@ def max_unpool_delta(act, dn, scale, code, out):  # pragma: no cover - compiled
 
 def delta(act: np.ndarray, grad: np.ndarray, activation: str) -> np.ndarray:
     """:func:`slope_times` into a new array (``act`` and ``grad`` of one shape and dtype)."""
+    act, grad = np.ascontiguousarray(act), np.ascontiguousarray(grad)
     out = np.empty_like(act)
-    slope_times(act, np.ascontiguousarray(grad), ACTIVATION_CODES[activation], out)
+    slope_times(act, grad, ACTIVATION_CODES[activation], out)
     return out
 
 
