@@ -4,13 +4,16 @@
     python benchmarks/bench_kernels.py --nets modern --dtypes float32 --rounds 9
     python benchmarks/bench_kernels.py --switch rows --nets modern lenet5   # row-tap convolutions
     python benchmarks/bench_kernels.py --switch inplace --nets modern rgb   # products added in BLAS
+    python benchmarks/bench_kernels.py --switch chunk --nets modern rgb     # fast.PATCH_CHUNK
 
 ``--switch kernels`` (the default): the compiled kernels of :mod:`dltoolbox.engines.kernels`
 against the numpy code (the same bits, tests/test_kernels.py). ``--switch rows``: padded layers
 over several maps by :mod:`dltoolbox.engines.rowconv` against the row-blocked patches that the
 engine used for them before (the same numbers up to rounding). ``--switch inplace`` (where the
 products run on numpy.matmul): the products that add into an array called on numpy's own
-OpenBLAS with beta = 1 against ``out += a @ b`` with a temporary. The same net (same weights, same
+OpenBLAS with beta = 1 against ``out += a @ b`` with a temporary. ``--switch chunk``: patch
+matrices of up to ``fast.PATCH_CHUNK`` elements (and ``fast.PRIVATE_PATCH_CHUNK``) against 1 M,
+the former limit. The same net (same weights, same
 batches) trains ``--batches`` steps with the path and ``--batches`` without it, in alternating
 rounds; medians of each side's CPU time per step (``time.process_time``: one BLAS thread, so it
 is the step's own time even when other processes share the cores) and their ratio. The machine
@@ -33,6 +36,7 @@ from dltoolbox.engines import blas, fast, kernels
 _BY_ROWS = fast._by_rows
 blas.backend()
 _ADDING = blas._state["add"]
+_CHUNKS = fast.PATCH_CHUNK, fast.PRIVATE_PATCH_CHUNK
 
 
 def _set_kernels(on: bool) -> None:
@@ -47,11 +51,17 @@ def _set_inplace(on: bool) -> None:
     blas._state["add"] = _ADDING if on else None
 
 
+def _set_chunk(on: bool) -> None:
+    fast.PATCH_CHUNK, fast.PRIVATE_PATCH_CHUNK = _CHUNKS if on else (1 << 20, 1 << 20)
+
+
 #: --switch: turns the path on (True) or off (False)
 SWITCHES = {"kernels": _set_kernels, "rows": _set_rows, "inplace": _set_inplace}
+SWITCHES["chunk"] = _set_chunk
 #: --switch: the names of its two sides
 LABELS = {"kernels": ("kernels", "numpy"), "rows": ("row taps", "row blocks")}
 LABELS["inplace"] = ("in BLAS", "temporary")
+LABELS["chunk"] = ("chunk limit", "1 M limit")
 
 
 def step_times(
@@ -90,7 +100,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.switch == "kernels" and kernels.numba is None:
         parser.error("numba is not installed (pip install 'dltoolbox[fast]'): nothing to compare")
-    if args.switch == "inplace" and (blas._state["gemm"] or not _ADDING):
+    if args.switch == "inplace" and not _ADDING:
         parser.error(f"the products run on {blas.backend()}: no in-place switch to compare")
     train_x, train_y, _, _ = _common.load_mnist(args.data)
     mnist = (train_x, train_y)

@@ -297,6 +297,7 @@ def test_large_batches_are_done_in_chunks_with_the_same_numbers(monkeypatch):
     net, x, y = make("i-3c5-2s-4c3-2s", (20, 20), 3, 37)
     ref = dlt.cnnff(with_engine(net, "reference"), x)
     monkeypatch.setattr(fast, "PATCH_CHUNK", 3 * 25 * 16 * 16)  # 3 samples at a time
+    monkeypatch.setattr(fast, "PRIVATE_PATCH_CHUNK", 3 * 25 * 16 * 16)
     assert_same(dlt.cnnbp(dlt.cnnff(with_engine(net, "fast"), x), y), dlt.cnnbp(ref, y))
 
 

@@ -151,4 +151,5 @@ def test_large_padded_batches_are_done_in_chunks_with_the_same_numbers(monkeypat
     net, x, y = make("i-2c3ps-3c3p1-2s", (10, 10), 3, 11)
     whole = dlt.cnnbp(dlt.cnnff(with_engine(net, "fast"), x), y)
     monkeypatch.setattr(fast, "PATCH_CHUNK", 2 * 3 * 12 * 10 * 4)  # layer 2: 4 samples at a time
+    monkeypatch.setattr(fast, "PRIVATE_PATCH_CHUNK", 2 * 3 * 12 * 10 * 4)
     assert_same(dlt.cnnbp(dlt.cnnff(with_engine(net, "fast"), x), y), whole, tol=0)

@@ -40,8 +40,8 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _INT_MAX = 2**31 - 1
 
 _lock = threading.Lock()
-#: "gemm": {dtype: cblas gemm} of the private OpenBLAS (all products), or None; "add": the same
-#: for products added into an array (the private's, or numpy's own OpenBLAS's), or None;
+#: "gemm": {dtype: cblas gemm} of the private OpenBLAS (all products), or None; "add": numpy's
+#: own OpenBLAS's, for products added into an array where the private one is not used, or None;
 #: "backend": str
 _state: dict = {}
 #: The cblas gemm symbols of numpy's OpenBLAS builds ({} the type letter), with their integers.
@@ -172,9 +172,9 @@ def _setup() -> None:
         info = numpy_blas()
         path = _private_library() if needs_private(info, cpu_has_avx512()) else None
         loaded = _load_private(path) if path else None
-        adding = loaded[0] if loaded else _numpy_gemms(info)
+        adding = None if loaded else _numpy_gemms(info)
     gemm, name = loaded or (None, "numpy.matmul")
-    if adding and not loaded:
+    if adding:
         name += ", products added in place on numpy's OpenBLAS (cblas gemm)"
     _state.update(gemm=gemm, add=adding, backend=name)  # at once: threads read _state unlocked
 

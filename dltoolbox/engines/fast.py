@@ -66,7 +66,7 @@ KEPT_SIZE = 1 << 20
 
 def _chunk(patch_size: int, batch: int, dtype) -> int:
     """Samples per batch chunk for a patch matrix of ``patch_size`` elements for ``batch``."""
-    limit = min(PATCH_CHUNK, PRIVATE_PATCH_CHUNK) if blas.private(dtype) else PATCH_CHUNK
+    limit = PRIVATE_PATCH_CHUNK if blas.private(dtype) else PATCH_CHUNK
     return max(1, limit // (patch_size // batch))
 
 
@@ -436,10 +436,10 @@ class FastEngine:
         """
         act = map_array(a)
         unpooled = isinstance(grad, _Unpooled) and grad.a_prev is a
-        if compiled.ENABLED and unpooled:  # one pass, same numbers
-            return MapStack(compiled.unpool(act, grad.d, grad.scale, grad.method, activation))
-        if compiled.ENABLED and not unpooled:
-            dense = map_array(self.dense(grad))
+        dense = None if unpooled else map_array(self.dense(grad))
+        if compiled.ENABLED:  # one pass, same numbers
+            if unpooled:
+                return MapStack(compiled.unpool(act, grad.d, grad.scale, grad.method, activation))
             if dense.shape == act.shape and dense.dtype == act.dtype:
                 return MapStack(compiled.delta(act, dense, activation))
         if activation == "sigm":
@@ -448,7 +448,7 @@ class FastEngine:
         else:
             d = derivative(act, activation)
         if not unpooled:
-            d *= map_array(self.dense(grad))
+            d *= dense
             return MapStack(d)
         maps, rows, cols, batch = act.shape
         scale, dn = grad.scale, grad.d  # dn: (maps, rows / scale, cols / scale, batch)
