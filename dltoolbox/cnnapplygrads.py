@@ -7,6 +7,7 @@ import numpy as np
 
 from . import checks, netcheck
 from .errors import InputError
+from .layers import kind_of
 from .net import Field, KernelStack, as_array, as_value, kernel_array, params_of
 
 
@@ -55,19 +56,25 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
 def update(net: dict, alpha: float, momentum: float = 0.0, weight_decay: float = 0.0) -> dict:
     """:func:`cnnapplygrads` without its checks, for a loop over batches (arguments as
     checked there)."""
-    for owner, field in _params(net):
+    for owner, field, mask in _params(net):
         grad = owner[field.grad]
         if momentum or weight_decay:
-            owner[field.name] = _step(owner, field, grad, alpha, momentum, weight_decay)
+            owner[field.name] = _step(owner, field, grad, alpha, (momentum, weight_decay), mask)
         else:
             owner[field.name] = _plain_step(field, owner[field.name], grad, alpha)
     return net
 
 
-def _params(net: dict) -> list[tuple[dict, Field]]:
-    """(dict holding it, field) of every trained parameter: the layers', then the output's."""
-    out = [(layer, f) for layer in net["layers"] for f in params_of(layer["type"])]
-    return out + [(net, f) for f in params_of(None)]
+def _params(net: dict) -> list[tuple[dict, Field, np.ndarray | None]]:
+    """(dict holding it, field, where a step may change it: see
+    :meth:`~dltoolbox.layers.base.LayerKind.step_mask`) of every trained parameter: the
+    layers', then the output's."""
+    out = [
+        (layer, f, kind_of(layer).step_mask(layer, f.name))
+        for layer in net["layers"]
+        for f in params_of(layer["type"])
+    ]
+    return out + [(net, f, None) for f in params_of(None)]
 
 
 def _plain_step(field: Field, param, grad, alpha: float):
@@ -79,8 +86,11 @@ def _plain_step(field: Field, param, grad, alpha: float):
     return param - alpha * grad
 
 
-def _step(owner: dict, field: Field, grad, alpha: float, momentum: float, decay: float):
-    """The new value of the parameter ``field`` of ``owner``; updates its velocity there."""
+def _step(owner: dict, field: Field, grad, alpha: float, rates: tuple, mask=None):
+    """The new value of the parameter ``field`` of ``owner``; updates its velocity there.
+    ``rates``: (momentum, weight decay); ``mask``: 0 where the value is no parameter (its step,
+    decay and velocity are then 0)."""
+    momentum, decay = rates
     param = as_array(field, owner[field.name])
     g = np.asarray(as_array(field, grad), dtype=param.dtype)
     if decay and field.decays:
@@ -88,5 +98,8 @@ def _step(owner: dict, field: Field, grad, alpha: float, momentum: float, decay:
     if momentum:
         v = owner.get(field.velocity)
         g = g if v is None else momentum * np.asarray(as_array(field, v), dtype=param.dtype) + g
+    if mask is not None:
+        g = g * mask
+    if momentum:
         owner[field.velocity] = as_value(field, g)
     return as_value(field, param - alpha * g)

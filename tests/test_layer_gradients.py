@@ -377,6 +377,23 @@ def test_unconnected_kernels_are_not_trained(case, engine):
     _check_unconnected_stay_zero(net, x, y)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_step_changes_an_unconnected_kernel_set_non_zero(engine):
+    """Weight decay and momentum leave a user's values of unconnected kernels (and of their
+    velocities) as they are: they are no parameters."""
+    spec, kw, _ = CASES["connections"]
+    net, x, y = make(spec, **dict(kw, batch=4))
+    net["engine"] = engine
+    pairs = list(_unconnected(net))
+    for l, i, j in pairs:
+        net["layers"][l]["k"][i][j][...] = 0.7
+    opts = {"alpha": 0.5, "batchsize": 2, "numepochs": 2, "momentum": 0.9, "weight_decay": 0.1}
+    net = dlt.cnntrain(net, x, y, opts, rng=3)
+    for l, i, j in pairs:
+        assert np.all(net["layers"][l]["k"][i][j] == 0.7), f"layers[{l}].k[{i}][{j}]"
+        assert not np.any(net["layers"][l]["vk"][i][j]), f"layers[{l}].vk[{i}][{j}]"
+
+
 def _dk_not_zeroed(self, layer, key="k"):  # the engine's dk of an unconnected pair kept
     return layer[key] if key == "dk" else _kernels(self, layer, key)
 
@@ -385,7 +402,7 @@ def test_a_trained_unconnected_kernel_is_caught(monkeypatch):
     spec, kw, _ = CASES["connections"]
     net, x, y = make(spec, **kw, batch=4)
     monkeypatch.setattr(conv.Conv, "_kernels", _dk_not_zeroed)
-    with pytest.raises(AssertionError, match=r"layers\[2\]\.k\[0\]\[1\]"):
+    with pytest.raises(AssertionError, match=r"layers\[2\]\.dk\[0\]\[1\]"):
         _check_unconnected_stay_zero(net, x, y)
 
 

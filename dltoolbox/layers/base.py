@@ -118,6 +118,12 @@ class LayerKind:
         the maps ``a``, (maps, rows, cols, batch) for an output of ``shape_out``."""
         return {"a": ((*shape_out, batch), "maps x rows x cols x batch of the last cnnff")}
 
+    def step_mask(self, layer: dict, name: str) -> np.ndarray | None:
+        """Where a step of :func:`dltoolbox.cnnapplygrads` may change the trained field
+        ``name``: an array that broadcasts to its (array) value, 1 where it may and 0 where the
+        value is no parameter; None: everywhere."""
+        return None
+
     # ----------------------------------------------------------------- passes
 
     def forward(self, layer: dict, below: dict, engine, slot: int, rng=None) -> None:

@@ -15,8 +15,9 @@ Options beyond the toolbox (absent: the toolbox's layer, computed exactly as bef
 - ``"connections"``: a boolean (inputmaps, outputmaps) table; output map j sums only over the
   input maps i its column marks (LeCun et al. 1998's C3: :data:`LENET5_C3`). The kernel of an
   unconnected pair is a zero ``k[i][j]``, kept so that ``k`` stays the toolbox's full grid, but
-  it is no parameter: never drawn, never used, its gradient ``dk[i][j]`` is 0 (so no step
-  changes it), and neither cnnsummary nor cnnnumgradcheck count it. The bound of the initial
+  it is no parameter: never drawn, never used, its gradient ``dk[i][j]`` and velocity
+  ``vk[i][j]`` are 0, no step changes it (weight decay included, whatever value it was given),
+  and neither cnnsummary nor cnnnumgradcheck count it. The bound of the initial
   weights then counts the connections: ``fan_in = connections / maps * ks^2``,
   ``fan_out = connections / inmaps * ks^2``.
 """
@@ -168,6 +169,12 @@ class Conv(LayerKind):
     def _table(self, layer: dict, inmaps: int) -> np.ndarray:
         table = layer.get("connections")
         return np.ones((inmaps, self.get(layer, "outputmaps")), bool) if table is None else table
+
+    def step_mask(self, layer: dict, name: str) -> np.ndarray | None:
+        """The connection table as a (inputmaps, outputmaps, 1, 1) mask for ``k``: no step
+        (weight decay and momentum included) changes an unconnected kernel."""
+        table = layer.get("connections")
+        return None if table is None or name != "k" else table[:, :, None, None]
 
     def _kernels(self, layer: dict, key: str = "k") -> list:
         """``layer[key]``, with the kernels of unconnected pairs zeroed (if there are any)."""
