@@ -29,6 +29,7 @@ from .constraints import (
     validate,
 )
 from .engines import ENGINES, create
+from .engines import kernels as compiled
 from .errors import DltoolboxError, InputError, InputTypeError, NetFileError
 from .fileutil import check_writable
 from .matlab_random import MatlabRandom
@@ -323,7 +324,7 @@ def _epochs(net, x, y, settings: dict, rng, rL, first_epoch: int, progress, run)
         for b in range(numbatches):
             idx = kk[b * batchsize : (b + 1) * batchsize]  # the last of "keep" may be smaller
             before = _snapshot(net)
-            forward(net, x[..., idx], engine, rng)  # cnnff, cnnbp, cnnapplygrads: checked
+            forward(net, compiled.samples(x, idx), engine, rng)  # cnnff, cnnbp, cnnapplygrads
             backward(net, y[:, idx], engine)
             if not math.isfinite(net["L"]):
                 loss = net["L"]

@@ -55,6 +55,28 @@ def test_patches(ks, rb, stride, pad, dtype, numpy_path):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 4, 30), (6, 5, 3, 30), (30,)])
+def test_samples_of_a_batch(shape, dtype):
+    x = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    x[(0,) * (x.ndim - 1) + (3,)] = -0.0
+    idx = np.random.default_rng(3).permutation(30)[:7]
+    assert same_bits(compiled.samples(x, idx), x[..., idx])
+    assert same_bits(compiled.samples(x, idx[:1].astype(np.int32)), x[..., idx[:1]])
+    sliced = np.broadcast_to(x, (2, *x.shape))[1][..., :20]  # a slice along the samples
+    assert same_bits(compiled.samples(sliced, idx % 20), sliced[..., idx % 20])
+    if x.ndim > 2:  # leading axes that do not merge: numpy's indexing
+        swapped = np.swapaxes(x, 0, 1)
+        assert same_bits(compiled.samples(swapped, idx), swapped[..., idx])
+
+
+def test_samples_out_of_range_are_numpys_errors():
+    x = np.zeros((3, 4, 5))
+    assert same_bits(compiled.samples(x, np.array([-1, 0])), x[..., [-1, 0]])
+    with pytest.raises(IndexError):
+        compiled.samples(x, np.array([1, 5]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("maps_in", "ks", "pad"), [(1, 5, 0), (4, 3, 1), (3, 5, 2), (2, 3, 0)])
 def test_full_convolution(maps_in, ks, pad, dtype, numpy_path, monkeypatch):
     monkeypatch.setattr(fast.blas, "private", lambda dtype: False)  # the scatter's path

@@ -18,6 +18,7 @@ a second per kernel and dtype), or loads it from numba's cache in ``__pycache__`
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -205,6 +206,49 @@ def max_unpool_delta(act, dn, scale, code, out):  # pragma: no cover - compiled
                         slope = _slope(act[i, y, x, b], code, one, zero)
                         hit = one if first[b] == k else zero
                         out[i, y, x, b] = slope * hit * dn[i, bi, bj, b]
+
+
+@_jit
+def take_columns(x, idx, out):  # pragma: no cover - compiled
+    """``out[p, b] = x[p, idx[b]]`` for x (rows, m), idx (n,) in [0, m) and out (rows, n)."""
+    for p in range(x.shape[0]):
+        row, dest = x[p], out[p]
+        for b in range(idx.shape[0]):
+            dest[b] = row[idx[b]]
+
+
+def samples(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``x[..., idx]``: the samples ``idx`` (n,) of ``x`` (..., m), a new array. Compiled
+    (about twice as fast on large ``x``, where each sample's values are a cache line apart)
+    for integer indices in [0, m) and an ``x`` whose leading axes merge into one without a
+    copy (a C-contiguous array, or a slice of one along its last axis); numpy's fancy indexing
+    otherwise."""
+    rows = _as_rows(x)
+    if not (
+        ENABLED
+        and rows is not None
+        and idx.ndim == 1
+        and idx.dtype.kind in "iu"
+        and idx.size
+        and 0 <= idx.min()
+        and idx.max() < x.shape[-1]
+    ):
+        return x[..., idx]
+    out = np.empty((*x.shape[:-1], idx.size), dtype=x.dtype)
+    take_columns(rows, idx, out.reshape(-1, idx.size))
+    return out
+
+
+def _as_rows(x: np.ndarray) -> np.ndarray | None:
+    """``x`` (..., m) as a (rows, m) view, if its leading axes merge into one (else None)."""
+    if x.ndim < 2:
+        return None
+    shape, strides = x.shape[:-1], x.strides[:-1]
+    if any(strides[k] != strides[k + 1] * shape[k + 1] for k in range(len(shape) - 1)):
+        return None
+    return np.lib.stride_tricks.as_strided(
+        x, (math.prod(shape), x.shape[-1]), (strides[-1], x.strides[-1]), writeable=False
+    )
 
 
 def delta(act: np.ndarray, grad: np.ndarray, activation: str) -> np.ndarray:
