@@ -268,7 +268,8 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
 
         Absent, these three give the toolbox's plain SGD exactly.
     rng : None, int or object with ``randperm(n)``
-        Each epoch draws ``kk = rng.randperm(m)``; batch b is ``kk[b*bs:(b+1)*bs]``. With a
+        Each epoch draws ``kk = rng.randperm(m)`` (m integer sample indices, 0-based: not
+        MATLAB's 1-based ones); batch b is ``kk[b*bs:(b+1)*bs]``. With a
         checkpoint it also needs ``get_state``/``set_state`` (as :class:`OctaveRandom` and
         :class:`MatlabRandom`).
 
@@ -296,6 +297,7 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         if settings["resume"] and Path(settings["checkpoint"]).is_file():
             resumed = _resume(net, x, settings["checkpoint"], run, settings, rng)
     progress = _progress_option(settings["progress"], settings["numepochs"])
+    kept = {key: net[key] for key in ("engine", "rL") if key in net}
     if "engine" in settings:  # the kernels cnnff/cnnbp use from now on (dltoolbox.engines)
         net["engine"] = settings["engine"]
     rL = np.empty(1 + settings["numepochs"] * settings["numbatches"])
@@ -304,10 +306,32 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
         first_epoch = _continue(net, *resumed, rL)
     try:
         _epochs(net, x, y, settings, rng, rL, first_epoch, progress, run)
+    except InputError:  # rng.randperm's indices, before the first step: the net as it was
+        if resumed is None and not len(net["rL"]):
+            for key in ("engine", "rL"):  # in their places among the keys
+                if key in kept:
+                    net[key] = kept[key]
+                else:
+                    net.pop(key, None)
+        raise
     finally:
         if isinstance(progress, _ProgressBar):
             progress.close()
     return net
+
+
+def _permutation(rng, m: int) -> np.ndarray:
+    """``rng.randperm(m)`` as an index array: m integer indices in [0, m), else an error."""
+    kk = np.asarray(rng.randperm(m))
+    if kk.shape != (m,) or kk.dtype.kind not in "iu" or not (0 <= kk.min() and kk.max() < m):
+        got = f"shape {kk.shape} and dtype {kk.dtype}"
+        if kk.dtype.kind in "iuf" and kk.size:
+            got += f", values {kk.min()} to {kk.max()}"
+        raise InputError(
+            f"rng.randperm({m}): expected {m} integer sample indices in [0, {m}) (0-based), "
+            f"got {got}"
+        )
+    return kk
 
 
 def _epochs(net, x, y, settings: dict, rng, rL, first_epoch: int, progress, run) -> None:
@@ -319,7 +343,7 @@ def _epochs(net, x, y, settings: dict, rng, rL, first_epoch: int, progress, run)
     momentum, weight_decay = settings.get("momentum", 0.0), settings.get("weight_decay", 0.0)
     engine = create(net)  # that of a resumed net too; its buffers serve the whole loop
     for epoch in range(first_epoch, numepochs):
-        kk = np.asarray(rng.randperm(m))
+        kk = _permutation(rng, m)
         step_alpha = alpha * decay**epoch if decay is not None else alpha
         for b in range(numbatches):
             idx = kk[b * batchsize : (b + 1) * batchsize]  # the last of "keep" may be smaller

@@ -484,6 +484,17 @@ def _resume(name: str, rng=None, net=None, **changes) -> Callable:
 
 
 TRAIN_CASES = [
+    case("cnntrain: 1-based randperm", _train(rng=lambda: _NoState()), InputError,
+         "rng.randperm(4): expected 4 integer sample indices in [0, 4) (0-based), got shape (4,) "
+         "and dtype int64, values 1 to 4"),
+    case("cnntrain: float randperm", _train(rng=lambda: _FloatPerm()), InputError,
+         "rng.randperm(4): expected 4 integer sample indices in [0, 4) (0-based), got shape (4,) "
+         "and dtype float64, values 0.0 to 3.0"),
+    case("cnntrain: short randperm", _train(rng=lambda: _ShortPerm()), InputError,
+         "rng.randperm(4): expected 4 integer sample indices in [0, 4) (0-based), got shape (3,)"),
+    case("cnntrain: trained net, 1-based randperm",
+         _train(net=lambda c: _trained(c), rng=lambda: _NoState()), InputError,
+         "rng.randperm(4): expected 4 integer sample indices"),
     case("cnntrain: opts list", _train(opts=[1]), InputTypeError, "opts: expected a dict"),
     case("cnntrain: no numepochs", _train(opts={"alpha": 1, "batchsize": 2}), InputError,
          "opts: missing key 'numepochs'"),
@@ -570,6 +581,24 @@ class _NoState:
 
     def randperm(self, n):
         return np.arange(1, n + 1)
+
+
+def _trained(c: Ctx) -> dict:
+    """A net after a cnntrain run (with its rL and engine)."""
+    net = c.net()
+    return dlt.cnntrain(
+        net, *data(np.float64), {**OPTS, "engine": "reference"}, dlt.OctaveRandom(1)
+    )
+
+
+class _FloatPerm(_NoState):
+    def randperm(self, n):
+        return np.arange(n) * 1.0
+
+
+class _ShortPerm(_NoState):
+    def randperm(self, n):
+        return np.arange(n - 1)
 
 
 # --------------------------------------------------------------------------- files
