@@ -4,6 +4,7 @@ PyTorch on the CPU, with each row's distance from its FLOP floor.
     python benchmarks/bench_nets.py                  # every net, both dtypes, batch 50, 1 thread
     python benchmarks/bench_nets.py --batch 10 50 200 --threads 1 all --nets lenet5
     python benchmarks/bench_nets.py --full --markdown   # the whole table (issue 15), long
+    python benchmarks/bench_nets.py --nets lenet5 modern --epochs   # whole MNIST epochs
 
 The nets (``--nets``) and the options they cover:
 
@@ -80,6 +81,8 @@ NETS = {
 }
 CLASSES = 10
 FULL = {"batch": [10, 50, 200], "threads": [1, "all"]}
+#: Samples of an epoch (``--epochs``): MNIST's training set.
+EPOCH = 60000
 QUICK = {"batch": [50], "threads": [1]}
 COLUMNS = (
     "net", "dtype", "batch", "threads", "dltoolbox s/1000", "PyTorch s/1000", "ratio", "x floor",
@@ -345,15 +348,16 @@ def timed(runners: dict, threads: int, rounds: int, n: int, warm: int, peak: tup
 def train_row(name: str, data, dtype, batch: int, threads: int, args, peaks: dict) -> dict:
     """One row of the training table (see :func:`_row`); measures the peak again after it."""
     pool = (args.samples // batch) * batch
+    steps = pool // batch if args.epochs else args.batches
     x, y = (a[..., :pool].astype(dtype) for a in data)
     runners = {"dltoolbox": dltoolbox_runner(name, x, y, batch)}
     theirs = torch_runner(name, x, y, batch)
     if theirs is not None:
         runners["PyTorch"] = theirs
-    got = timed(runners, threads, args.rounds, args.batches, 2, (peaks, dtype))
-    per_1000 = {who: s / (args.batches * batch) * 1000 for who, s in got.items()}
+    got = timed(runners, threads, args.rounds, steps, 2, (peaks, dtype))
+    per_1000 = {who: s / (steps * batch) * 1000 for who, s in got.items()}
     flops = step_flops(summary(NETS[name]).rows, batch)
-    return _row(name, dtype, batch, threads, per_1000, got["dltoolbox"] / args.batches, flops)
+    return _row(name, dtype, batch, threads, per_1000, got["dltoolbox"] / steps, flops)
 
 
 def forward_row(name: str, data, dtype, threads: int, args, peaks: dict) -> dict:
@@ -436,6 +440,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--batches", type=int, default=100, help="training steps per round (100)")
     add("--rounds", type=int, default=3, help="interleaved rounds (3)")
     add("--samples", type=int, default=6000, help="samples the steps draw from (6000)")
+    add(
+        "--epochs",
+        action="store_true",
+        help=f"whole epochs: the steps of each round draw "
+        f"every one of {EPOCH} samples once (sets --samples, and --batches per batch size)",
+    )
     add("--forward", action="store_true", help="also the table of predictions")
     add("--forward-samples", type=int, default=2000, help="samples per prediction (2000)")
     add("--forward-calls", type=int, default=5, help="predictions per round (5)")
@@ -451,6 +461,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.batch = args.batch or defaults["batch"]
     args.threads = args.threads or [thread_count(str(t)) for t in defaults["threads"]]
     args.forward = args.forward or args.full
+    if args.epochs:
+        args.samples = EPOCH
     if min(args.batch) < 1 or args.samples < max(args.batch):
         _parser().error(f"--samples ({args.samples}) must be at least the largest --batch")
     return args
@@ -495,7 +507,8 @@ def _sections(args, data: dict, peaks: dict) -> list[tuple[str, object]]:
     dtypes = [np.dtype(d).type for d in args.dtypes]
     train = itertools.product(args.nets, dtypes, args.batch, args.threads)
     sections = [(
-        f"Training: s / 1000 samples, medians of {args.rounds} rounds of {args.batches} steps",
+        f"Training: s / 1000 samples, medians of {args.rounds} rounds of "
+        + (f"one epoch ({EPOCH} samples)" if args.epochs else f"{args.batches} steps"),
         (train_row(n, data[n], d, b, t, args, peaks) for n, d, b, t in train),
     )]  # fmt: skip
     if args.forward:

@@ -92,6 +92,8 @@ def test_options_quick_and_full(bench) -> None:
     assert bench.parse_args(["--threads", "1", "all"]).threads == [1, os.cpu_count()]
     with pytest.raises(SystemExit):
         bench.parse_args(["--threads", "0"])
+    epochs = bench.parse_args(["--epochs", "--samples", "100"])
+    assert (epochs.samples, quick.samples) == (60000, 6000)
 
 
 def test_markdown_table(bench) -> None:
