@@ -47,8 +47,9 @@ def backward(net: dict, y: np.ndarray, engine: Engine) -> dict:
     finite and of the batch's size (cast to the dtype of ``net["o"]`` here)."""
     layers = net["layers"]
     y = y.astype(net["o"].dtype, copy=False)
-    grad = OUTPUT.backward(net, y, layers[-1])  # the loss gradient of the last layer's maps
-    for l in range(len(layers) - 1, 0, -1):  # each layer's delta, from the top down
-        grad = kind_of(layers[l]).backward(layers[l], layers[l - 1], grad, engine, l > 1)
-    OUTPUT.finish(net, layers[-1])
+    with engine.running():
+        grad = OUTPUT.backward(net, y, layers[-1])  # the loss gradient of the last layer's maps
+        for l in range(len(layers) - 1, 0, -1):  # each layer's delta, from the top down
+            grad = kind_of(layers[l]).backward(layers[l], layers[l - 1], grad, engine, l > 1)
+        OUTPUT.finish(net, layers[-1])
     return net

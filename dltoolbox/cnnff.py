@@ -57,10 +57,11 @@ def forward(net: dict, x: np.ndarray, engine: Engine, rng=None) -> dict:
     """:func:`cnnff` without its checks (see :func:`prepare`), for a loop over batches;
     ``rng``: the training stream of cnntrain (dropout masks), None for a pass outside it."""
     layers = net["layers"]
-    INPUT.feed(layers[0], x)
-    for l in range(1, len(layers)):
-        kind_of(layers[l]).forward(layers[l], layers[l - 1], engine, l, rng)
-    OUTPUT.forward(net, layers[-1])
+    with engine.running():
+        INPUT.feed(layers[0], x)
+        for l in range(1, len(layers)):
+            kind_of(layers[l]).forward(layers[l], layers[l - 1], engine, l, rng)
+        OUTPUT.forward(net, layers[-1])
     return net
 
 

@@ -21,6 +21,7 @@ engine (on another array library, say) is a class with these methods and one lin
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..constraints import Options, check
@@ -68,6 +69,11 @@ class Engine(Protocol):
 
     def dense(self, grad: Any) -> list:
         """A gradient from these operations as a plain list of maps."""
+
+    def running(self) -> AbstractContextManager:
+        """The context a whole forward or backward pass runs in (the fast engine's keeps
+        numpy's BLAS off the cores its own BLAS threads use; see
+        :func:`~dltoolbox.engines.blas.numpy_on_one_thread`)."""
 
 
 #: The engines by name, each a class that makes a fresh :class:`Engine`.

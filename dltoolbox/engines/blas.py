@@ -16,11 +16,17 @@ product into a temporary and read it back, about a third more time for the thin 
 
 Set ``DLTOOLBOX_BLAS=numpy`` (before the first product) to always use ``numpy.matmul``. The
 private copy reads ``OPENBLAS_NUM_THREADS`` as numpy's does, and threadpoolctl sees and limits
-it like any other BLAS.
+it like any other BLAS. Two thread pools on the same cores fight: numpy's OpenBLAS, which still
+runs the output layer's products (kept there for their bits), leaves its threads spinning after
+each product, and a 2-thread step beside the private copy's threads took 2 to 3 times its
+1-thread time. So the fast engine's passes run inside :func:`numpy_on_one_thread`, which puts
+numpy's OpenBLAS on one thread while the private one runs the products (the way scikit-learn
+limits BLAS threads around its own threaded loops); the products' bits do not depend on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import importlib.metadata
@@ -42,8 +48,12 @@ _INT_MAX = 2**31 - 1
 _lock = threading.Lock()
 #: "gemm": {dtype: cblas gemm} of the private OpenBLAS (all products), or None; "add": numpy's
 #: own OpenBLAS's, for products added into an array where the private one is not used, or None;
+#: "pool": threadpoolctl's controller of numpy's OpenBLAS where the private one runs, or None;
 #: "backend": str
 _state: dict = {}
+#: :func:`numpy_on_one_thread`: how many passes are inside it, numpy's threads before the first
+_held = {"depth": 0, "threads": 1}
+_held_lock = threading.Lock()
 #: The cblas gemm symbols of numpy's OpenBLAS builds ({} the type letter), with their integers.
 _NUMPY_SYMBOLS = (
     ("scipy_cblas_{}gemm64_", ctypes.c_int64),  # numpy >= 2.0 wheels (scipy-openblas64)
@@ -162,21 +172,34 @@ def _numpy_gemms(info: dict | None) -> dict | None:
     return None
 
 
+def _numpy_pool(info: dict | None):
+    """threadpoolctl's controller of the library ``info`` describes (numpy's BLAS), or None."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    for lib in ThreadpoolController().lib_controllers:
+        if info is not None and lib.filepath == info.get("filepath"):
+            return lib
+    return None
+
+
 def _setup() -> None:
     """Decide, once, which library runs the products (see the module's docstring)."""
     choice = os.environ.get("DLTOOLBOX_BLAS", "auto")
     if choice not in ("auto", "numpy"):
         raise ValueError(f"DLTOOLBOX_BLAS: expected 'auto' or 'numpy', got {choice!r}")
-    loaded = adding = None
+    loaded = adding = pool = None
     if choice == "auto" and sys.platform.startswith("linux"):
         info = numpy_blas()
         path = _private_library() if needs_private(info, cpu_has_avx512()) else None
         loaded = _load_private(path) if path else None
         adding = None if loaded else _numpy_gemms(info)
+        pool = _numpy_pool(info) if loaded else None
     gemm, name = loaded or (None, "numpy.matmul")
     if adding:
         name += ", products added in place on numpy's OpenBLAS (cblas gemm)"
-    _state.update(gemm=gemm, add=adding, backend=name)  # at once: threads read _state unlocked
+    _state.update(gemm=gemm, add=adding, pool=pool, backend=name)  # at once: read unlocked
 
 
 def backend() -> str:
@@ -193,6 +216,34 @@ def private(dtype) -> bool:
     if not _state:
         backend()
     return bool(_state["gemm"]) and np.dtype(dtype) in _state["gemm"]
+
+
+@contextlib.contextmanager
+def numpy_on_one_thread():
+    """A context in which numpy's own OpenBLAS runs on one thread, where the private OpenBLAS
+    runs the products (elsewhere it changes nothing); numpy's thread count is restored when the
+    last such context (of any thread) ends. The fast engine runs its passes in it (see the
+    module docstring): the few products left to numpy are small, and its idle threads no longer
+    spin on the cores the private copy's threads need."""
+    if not _state:
+        backend()
+    pool = _state.get("pool")
+    if pool is None:
+        yield
+        return
+    with _held_lock:
+        if not _held["depth"]:
+            _held["threads"] = pool.get_num_threads()
+            if _held["threads"] > 1:
+                pool.set_num_threads(1)
+        _held["depth"] += 1
+    try:
+        yield
+    finally:
+        with _held_lock:
+            _held["depth"] -= 1
+            if not _held["depth"] and _held["threads"] > 1:
+                pool.set_num_threads(_held["threads"])
 
 
 def _gemm(dtype, accumulate: bool):

@@ -411,6 +411,11 @@ class FastEngine:
         (nothing of the expanded size is built there but the result) or :meth:`dense`."""
         return _Unpooled(map_array(d), a_prev, scale, method)
 
+    def running(self):
+        """The context of a pass: :func:`blas.numpy_on_one_thread` (numpy's OpenBLAS, which runs
+        the output layer's products, on one thread while the private OpenBLAS runs the others)."""
+        return blas.numpy_on_one_thread()
+
     def dense(self, grad) -> list:
         """``grad`` as maps: an :class:`_Unpooled` expanded, anything else as it is."""
         if not isinstance(grad, _Unpooled):
