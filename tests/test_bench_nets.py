@@ -107,3 +107,24 @@ def test_markdown_table(bench) -> None:
     )
     assert lines[2] == "| toolbox | float32 | 50 | 2 | 0.500 | 1.000 | 0.50 | 2.0 |"
     assert lines[3] == "| wide | float64 | 10 | 1 | 0.250 | - | - | 1.0 |"
+
+
+def test_bench_products_counts_every_product_of_a_step(bench) -> None:
+    """benchmarks/bench_products.py: each product of the rgb net's step (synthetic data, no
+    MNIST needed) is counted once per step with its shapes, and blas.matmul is put back."""
+    from dltoolbox.engines import blas, fast
+
+    products = importlib.import_module("bench_products")
+    stats, step = products.product_times("rgb", None, np.dtype(np.float64), 4, 3)
+    calls = {key[:2]: entry[0] for key, entry in stats.items()}
+    # conv1 3 -> 16 maps 5x5 on 32x32 (row blocks of 2: 3 * 6 * 5 + 1 = 91 patch rows, 14 * 28
+    # columns per sample) and its kernel gradient, conv2 16 -> 32 on 14x14 (16 * 6 * 5 + 1 = 481
+    # rows, 5 * 10 columns per sample) and its kernel gradient; its input delta is one more
+    # product where add_shifted_products does not run it (numpy's BLAS without cblas)
+    assert calls[((32, 91), (91, 14 * 28 * 4))] == 3
+    assert calls[((91, 14 * 28 * 4), (14 * 28 * 4, 32))] == 3
+    assert calls[((64, 481), (481, 5 * 10 * 4))] == 3
+    assert calls[((481, 5 * 10 * 4), (5 * 10 * 4, 64))] == 3
+    assert len(calls) in (4, 5) and set(calls.values()) == {3} and step > 0
+    assert all(seconds > 0 for _, seconds in stats.values())
+    assert fast.matmul is blas.matmul and products.fc.matmul is blas.matmul
