@@ -69,13 +69,8 @@ def step_times(
 ) -> dict:
     """Median CPU milliseconds per training step of net ``name``, the ``switch`` path on and
     off, on ``batches`` batches of its data (:func:`bench_nets.make_data` of ``mnist``)."""
-    case = bench_nets.NETS[name]
-    x, y = bench_nets.make_data(name, batch * batches, mnist)
-    x, y = x.astype(dtype), y.astype(dtype)
-    net = bench_nets.dltoolbox_net(name, x, y)
-    opts = {"alpha": case.alpha, "batchsize": batch, "numepochs": 1}
-    if case.output == "softmax":
-        opts["momentum"] = 0.9
+    x, y, net = bench_nets.steps_data(name, batch * batches, mnist, dtype)
+    opts = bench_nets.train_opts(name, batch)
     times: dict[str, list[float]] = {"on": [], "off": []}
     for r in range(rounds + 1):  # round 0 warms up (compilation, buffers)
         for side in times:

@@ -165,14 +165,27 @@ def dltoolbox_net(name: str, x, y) -> dict:
     return dlt.cnnsetup(net, x, y, dlt.OctaveRandom(0))
 
 
-def dltoolbox_runner(name: str, x, y, batch: int):
-    """A function running ``n`` training steps of net ``name`` (cnntrain over the samples of
-    ``x``, again as often as needed); returns the seconds."""
+def train_opts(name: str, batch: int) -> dict:
+    """cnntrain's opts for one epoch of net ``name`` at ``batch`` (momentum 0.9 with softmax)."""
     case = NETS[name]
-    net, rng = dltoolbox_net(name, x, y), dlt.OctaveRandom(0)
     opts = {"alpha": case.alpha, "batchsize": batch, "numepochs": 1}
     if case.output == "softmax":
         opts["momentum"] = 0.9
+    return opts
+
+
+def steps_data(name: str, samples: int, mnist, dtype) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(x, y, net): :func:`make_data` in ``dtype`` and net ``name`` set up for it."""
+    x, y = make_data(name, samples, mnist)
+    x, y = x.astype(dtype), y.astype(dtype)
+    return x, y, dltoolbox_net(name, x, y)
+
+
+def dltoolbox_runner(name: str, x, y, batch: int):
+    """A function running ``n`` training steps of net ``name`` (cnntrain over the samples of
+    ``x``, again as often as needed); returns the seconds."""
+    net, rng = dltoolbox_net(name, x, y), dlt.OctaveRandom(0)
+    opts = train_opts(name, batch)
     per_call = x.shape[-1] // batch
 
     def run(n: int) -> float:

@@ -40,13 +40,8 @@ def _layout(x: np.ndarray) -> str:
 def product_times(name: str, mnist, dtype, batch: int, batches: int) -> tuple[dict, float]:
     """({(shape a, shape b, layouts, accumulate): [calls, seconds]}, seconds per step) of
     ``batches`` training steps of net ``name``, after as many to warm up."""
-    case = bench_nets.NETS[name]
-    x, y = bench_nets.make_data(name, batch * batches, mnist)
-    x, y = x.astype(dtype), y.astype(dtype)
-    net = bench_nets.dltoolbox_net(name, x, y)
-    opts = {"alpha": case.alpha, "batchsize": batch, "numepochs": 1}
-    if case.output == "softmax":
-        opts["momentum"] = 0.9
+    x, y, net = bench_nets.steps_data(name, batch * batches, mnist, dtype)
+    opts = bench_nets.train_opts(name, batch)
     dlt.cnntrain(net, x, y, opts, dlt.OctaveRandom(0))  # compilation, buffers
     stats: dict = collections.defaultdict(lambda: [0, 0.0])
     plain = blas.matmul
