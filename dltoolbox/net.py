@@ -285,8 +285,8 @@ def as_value(field: Field, array: np.ndarray):
         return KernelStack(array)
     if field.form == "scalars":
         if array.dtype == np.float64:
-            return [float(v) for v in array]
-        return [array.dtype.type(v) for v in array]
+            return array.tolist()  # Python floats, exactly
+        return list(array)  # numpy scalars of the array's dtype
     return array
 
 

@@ -216,3 +216,22 @@ def test_nan_loss_stops_with_the_net_before_that_batch():
     assert "Try a smaller opts['alpha'] (it is 1; e.g. 0.1)" in message
     assert "left as it was before that batch" in message
     assert_same(net, seen[-1])
+
+
+@pytest.mark.parametrize("dtype, scalar", [(np.float64, float), (np.float32, np.float32)])
+def test_trained_biases_stay_lists_of_the_nets_scalars(dtype, scalar):
+    """After steps with momentum, every conv layer's b and vb is a plain list of Python floats
+    (float64, as the toolbox's numbers print) or of numpy scalars of the net's dtype, with the
+    values of the arrays they were computed as."""
+    x, y = data()
+    x, y = x.astype(dtype), y.astype(dtype)
+    net = dlt.cnnsetup({"layers": copy.deepcopy(LAYERS)}, x, y, dlt.OctaveRandom(0))
+    opts = {"alpha": 1, "batchsize": BATCH, "numepochs": 1, "momentum": 0.5}
+    dlt.cnntrain(net, x, y, opts, dlt.OctaveRandom(1))
+    for layer in net["layers"][1::2]:
+        for key in ("b", "vb", "db"):
+            values = layer[key]
+            assert type(values) is list and len(values) == layer["outputmaps"], key
+            if key != "db":
+                assert all(type(v) is scalar for v in values), (key, {type(v) for v in values})
+        assert any(v != 0 for v in layer["vb"])
