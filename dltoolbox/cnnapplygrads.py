@@ -8,7 +8,7 @@ import numpy as np
 from . import checks, netcheck
 from .errors import InputError
 from .layers import kind_of
-from .net import Field, KernelStack, as_array, as_value, kernel_array, params_of
+from .net import Field, as_array, as_value, kernel_array, list_kernels, params_of
 
 
 def cnnapplygrads(net: dict, opts: dict) -> dict:
@@ -50,12 +50,13 @@ def cnnapplygrads(net: dict, opts: dict) -> dict:
     sizes, _ = checks.last_pass_sizes(net, "cnnapplygrads")
     netcheck.check_params(net, sizes, 'net["layers"][0]["a"]', grads=True)
     momentum, decay = extra.get("momentum", 0.0), extra.get("weight_decay", 0.0)
-    return update(net, extra["alpha"], momentum, decay)
+    return list_kernels(update(net, extra["alpha"], momentum, decay))
 
 
 def update(net: dict, alpha: float, momentum: float = 0.0, weight_decay: float = 0.0) -> dict:
     """:func:`cnnapplygrads` without its checks, for a loop over batches (arguments as
-    checked there)."""
+    checked there); the new kernels and velocities are left as (maps_in, maps_out, ks, ks)
+    arrays (:func:`~dltoolbox.net.list_kernels`)."""
     for owner, field, mask in _params(net):
         grad = owner[field.grad]
         if momentum or weight_decay:
@@ -82,7 +83,7 @@ def _plain_step(field: Field, param, grad, alpha: float):
     if field.form == "scalars":
         return [p - alpha * g for p, g in zip(param, grad)]
     if field.form == "grid":  # every k[i][j] at once, on (inputmaps, outputmaps, ks, ks) stacks
-        return KernelStack(kernel_array(param) - alpha * kernel_array(grad))
+        return kernel_array(param) - alpha * kernel_array(grad)
     return param - alpha * grad
 
 
@@ -101,5 +102,11 @@ def _step(owner: dict, field: Field, grad, alpha: float, rates: tuple, mask=None
     if mask is not None:
         g = g * mask
     if momentum:
-        owner[field.velocity] = as_value(field, g)
-    return as_value(field, param - alpha * g)
+        owner[field.velocity] = _working(field, g)
+    return _working(field, param - alpha * g)
+
+
+def _working(field: Field, array: np.ndarray):
+    """``array`` as the loop keeps ``field``: kernels as the array itself, else
+    :func:`~dltoolbox.net.as_value`."""
+    return array if field.form == "grid" else as_value(field, array)

@@ -7,6 +7,7 @@ import numpy as np
 from . import checks, netcheck
 from .engines import Engine, create
 from .layers import OUTPUT, kind_of
+from .net import list_kernels
 
 
 def cnnbp(net: dict, y: np.ndarray) -> dict:
@@ -39,12 +40,13 @@ def cnnbp(net: dict, y: np.ndarray) -> dict:
     netcheck.check_last_pass(net, sizes, batch)
     o = net["o"]
     y = checks.labels(y, batch, o.shape[0], o.dtype)  # float32 stays float32
-    return backward(net, y, create(net))
+    return list_kernels(backward(net, y, create(net)))
 
 
 def backward(net: dict, y: np.ndarray, engine: Engine) -> dict:
     """:func:`cnnbp` without its checks, for a loop over batches: ``y`` (classes, batch) real,
-    finite and of the batch's size (cast to the dtype of ``net["o"]`` here)."""
+    finite and of the batch's size (cast to the dtype of ``net["o"]`` here). Each ``dk`` is
+    left as one (maps_in, maps_out, ks, ks) array (:func:`~dltoolbox.net.list_kernels`)."""
     layers = net["layers"]
     y = y.astype(net["o"].dtype, copy=False)
     with engine.running():

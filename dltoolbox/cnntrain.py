@@ -33,7 +33,7 @@ from .engines import kernels as compiled
 from .errors import DltoolboxError, InputError, InputTypeError, NetFileError
 from .fileutil import check_writable
 from .matlab_random import MatlabRandom
-from .net import channels, map_sizes
+from .net import channels, list_kernels, map_sizes
 from .netcheck import output_classes
 from .spec import spec_of
 
@@ -105,7 +105,13 @@ class _ProgressBar:
 def _progress_option(value, numepochs: int) -> Callable | None:
     if value is None or value is False:
         return None
-    return _ProgressBar(numepochs) if value is True else value
+    if value is True:
+        return _ProgressBar(numepochs)
+
+    def shown(epoch: int, batch: int, numbatches: int, net: dict) -> None:
+        value(epoch, batch, numbatches, list_kernels(net))  # the net as it documents itself
+
+    return shown
 
 
 def _snapshot(net: dict) -> tuple[dict, list[dict]]:
@@ -315,6 +321,7 @@ def cnntrain(net: dict, x: np.ndarray, y: np.ndarray, opts: dict, rng=None) -> d
                     net.pop(key, None)
         raise
     finally:
+        list_kernels(net)  # the loop's kernel arrays as k[i][j], errors and interrupts too
         if isinstance(progress, _ProgressBar):
             progress.close()
     return net
@@ -364,4 +371,4 @@ def _epochs(net, x, y, settings: dict, rng, rL, first_epoch: int, progress, run)
             if progress is not None:
                 progress(epoch, b, numbatches, net)
         if run is not None:
-            save_checkpoint(settings["checkpoint"], net, epoch + 1, rng, run)
+            save_checkpoint(settings["checkpoint"], list_kernels(net), epoch + 1, rng, run)

@@ -256,11 +256,41 @@ def kernel_stack_of(k: list) -> np.ndarray | None:
     return None
 
 
-def kernel_array(k: list) -> np.ndarray:
+def kernel_array(k: list | np.ndarray) -> np.ndarray:
     """The (maps_in, maps_out, ks, ks) array of the kernels ``k[i][j]``: the array behind an
-    intact :class:`KernelStack` (not a copy: do not write to it), else a new one."""
+    intact :class:`KernelStack`, or ``k`` itself when it is that array already (contiguous;
+    not a copy: do not write to it), else a new one."""
+    if isinstance(k, np.ndarray):
+        return np.ascontiguousarray(k)
     stack = kernel_stack_of(k)
     return np.array(k) if stack is None else stack
+
+
+@functools.cache
+def grid_fields(kind: str) -> tuple[str, ...]:
+    """The names of the kernel-grid fields (``k[i][j]`` and its gradient and velocity) of a
+    layer of type ``kind``."""
+    return tuple(f.name for f in layer_fields(kind) if f.form == "grid")
+
+
+def list_kernels(net: dict) -> dict:
+    """``net`` with every kernel grid in the form it documents, in place: each field that the
+    loop cores (``forward``, ``backward``, ``update``) left as one (maps_in, maps_out, ks, ks)
+    array becomes the :class:`KernelStack` ``k[i][j]`` of views of it.
+
+    The cores keep the kernels, their gradients and velocities as those arrays because a
+    :class:`KernelStack` costs a view per kernel to build and to check on every step (LeNet-5's
+    C5 has 1,920 kernels; see docs/performance.md); every public function that runs them
+    (:func:`~dltoolbox.cnnbp`, :func:`~dltoolbox.cnnapplygrads`, :func:`~dltoolbox.cnntrain`
+    at the end, before each progress callback and checkpoint, and on every error) calls this
+    before the net is seen. Returns ``net``.
+    """
+    for layer in net["layers"]:
+        for name in grid_fields(layer.get("type")):
+            value = layer.get(name)
+            if isinstance(value, np.ndarray):
+                layer[name] = KernelStack(value)
+    return net
 
 
 def as_kernels(k: list) -> KernelStack:

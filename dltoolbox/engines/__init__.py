@@ -24,6 +24,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+import numpy as np
+
 from ..constraints import Options, check
 from ..net import ConvGeometry
 from .fast import FastEngine
@@ -45,9 +47,11 @@ class Engine(Protocol):
 
     def conv_grads(
         self, a_prev: list, d: list, a: list, geometry: ConvGeometry
-    ) -> tuple[list, list]:
-        """(``dk``, ``db``): ``convn(flipall(a_prev[i]), d[j], 'valid') / batch`` and
-        ``sum(d[j]) / batch``; ``a`` is what :meth:`conv_forward` returned for the layer."""
+    ) -> tuple[np.ndarray, list]:
+        """(``dk``, ``db``): ``convn(flipall(a_prev[i]), d[j], 'valid') / batch`` as one
+        (maps_in, maps_out, ks, ks) array (:func:`~dltoolbox.net.list_kernels` makes it the
+        net's ``dk[i][j]``) and the list ``sum(d[j]) / batch``; ``a`` is what
+        :meth:`conv_forward` returned for the layer."""
 
     def conv_input_grad(
         self, d: list, k: list, geometry: ConvGeometry, size: tuple[int, int]

@@ -42,7 +42,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..activations import derivative
-from ..net import ConvGeometry, KernelStack, MapStack, kernel_array, map_array
+from ..net import ConvGeometry, MapStack, kernel_array, map_array
 from . import blas, rowconv
 from . import kernels as compiled
 from .blas import matmul
@@ -585,7 +585,7 @@ class FastEngine:
 
     def conv_grads(
         self, a_prev: list, d: list, a: list, geometry: ConvGeometry
-    ) -> tuple[list, list]:
+    ) -> tuple[np.ndarray, list]:
         """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) / batch.
 
         With the forward patches ``P`` and ``D[(j, dr), (r, c, b)] = d[j][rb * r + dr, c, b]``,
@@ -607,11 +607,11 @@ class FastEngine:
         sums = g.reshape(-1).take(_grads_table(maps_in, maps_out, ks, rb)).sum(axis=0)  # dr summed
         sums /= batch
         n_k = maps_in * maps_out * ks * ks
-        return KernelStack(sums[:n_k].reshape(maps_in, maps_out, ks, ks)), sums[n_k:].tolist()
+        return sums[:n_k].reshape(maps_in, maps_out, ks, ks), sums[n_k:].tolist()
 
     def _conv_grads_rows(
         self, a_prev: list, dd: np.ndarray, geometry: ConvGeometry, patches: np.ndarray | None
-    ) -> tuple[list, list]:
+    ) -> tuple[np.ndarray, list]:
         """:meth:`conv_grads` by :mod:`rowconv`, from the forward pass's patches when given."""
         ks, pad, batch = geometry.ks, geometry.pad, dd.shape[-1]
         if patches is None or patches.shape != rowconv.patch_shape(
@@ -620,7 +620,7 @@ class FastEngine:
             patches = rowconv.row_patches(map_array(a_prev), ks, pad)
         dk = rowconv.kernel_sums(patches, dd, ks) / batch
         db = dd.sum(axis=(1, 2, 3)) / batch
-        return KernelStack(dk), db.tolist()
+        return dk, db.tolist()
 
 
 @dataclass(eq=False)

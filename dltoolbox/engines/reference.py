@@ -14,7 +14,7 @@ import numpy as np
 from scipy.signal import convolve
 
 from ..activations import activate, derivative
-from ..net import ConvGeometry, KernelStack, MapStack, as_maps, map_array
+from ..net import ConvGeometry, MapStack, as_maps, map_array
 from ..util import expand, flipall, rot180, sigm
 
 
@@ -102,7 +102,7 @@ class ReferenceEngine:
 
     def conv_grads(
         self, a_prev: list, d: list, a: list, geometry: ConvGeometry
-    ) -> tuple[KernelStack, list]:
+    ) -> tuple[np.ndarray, list]:
         """dk[i][j] = convn(flipall(a_prev[i]), d[j], 'valid') / batch; db[j] = sum(d[j]) /
         batch. ``flipall`` also reverses the batch axis, so the 'valid' convolution along that
         axis is the sum over samples: the result is (ks, ks, 1), kept as (ks, ks). With padding
@@ -115,7 +115,7 @@ class ReferenceEngine:
         batch = d[0].shape[2]
         dk = [[convn(flipall(ai), dj, "valid")[:, :, 0] / batch for dj in d] for ai in a_prev]
         db = [float(np.sum(dj)) / batch for dj in d]
-        return KernelStack(np.array(dk)), db
+        return np.array(dk), db
 
     def conv_input_grad(
         self, d: list, k: list, geometry: ConvGeometry, size: tuple[int, int]

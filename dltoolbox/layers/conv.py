@@ -176,12 +176,13 @@ class Conv(LayerKind):
         table = layer.get("connections")
         return None if table is None or name != "k" else table[:, :, None, None]
 
-    def _kernels(self, layer: dict, key: str = "k") -> list:
-        """``layer[key]``, with the kernels of unconnected pairs zeroed (if there are any)."""
+    def _kernels(self, layer: dict, key: str = "k") -> list | np.ndarray:
+        """``layer[key]``, with the kernels of unconnected pairs zeroed (if there are any: then
+        as one (maps_in, maps_out, ks, ks) array)."""
         table = layer.get("connections")
         if table is None:
             return layer[key]
-        return KernelStack(kernel_array(layer[key]) * table[:, :, None, None])
+        return kernel_array(layer[key]) * table[:, :, None, None]
 
     def forward(self, layer: dict, below: dict, engine, slot: int, rng=None) -> None:
         layer["a"] = engine.conv_forward(
