@@ -128,3 +128,17 @@ def test_bench_products_counts_every_product_of_a_step(bench) -> None:
     assert len(calls) in (4, 5) and set(calls.values()) == {3} and step > 0
     assert all(seconds > 0 for _, seconds in stats.values())
     assert fast.matmul is blas.matmul and products.fc.matmul is blas.matmul
+
+
+def test_bench_commits_times_each_commit_in_its_own_tree(bench, capsys) -> None:
+    """benchmarks/bench_commits.py: both commits' packages are extracted and timed (each process
+    asserts it imported its own tree); one line per net, dtype and batch with a ratio."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("benchmarks/bench_commits.py reads commits: this checkout has no .git")
+    commits = importlib.import_module("bench_commits")
+    args = ["HEAD", "HEAD~0", "--nets", "rgb", "--dtypes", "float64", "--batch", "2"]
+    assert commits.main([*args, "--batches", "2", "--repeats", "1", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = lines[-1].split()
+    assert row[:3] == ["rgb", "float64", "2"] and float(row[3]) > 0 and float(row[4]) > 0
+    assert float(row[5]) == pytest.approx(float(row[4]) / float(row[3]), abs=1e-3)
