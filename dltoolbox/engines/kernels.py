@@ -181,31 +181,42 @@ def max_unpool_delta(act, dn, scale, code, out):  # pragma: no cover - compiled
     cols / scale, batch) the pooling layer's delta, ``code`` the activation
     (:data:`ACTIVATION_CODES`). Each block's delta goes to its first maximum in column-major
     order (the row offset fastest): ``out = (f'(act) * mask) * expand(dn)``, the products of
-    the numpy code in its order (so a non-maximum gets its signed zero, ``(f' * 0) * dn``)."""
+    the numpy code in its order (so a non-maximum gets its signed zero, ``(f' * 0) * dn``).
+    One row of blocks at a time: the positions of its maxima are found reading whole rows of
+    ``act`` (every block of the row and every sample at once), then the row is written."""
     maps, rows, cols, batch = act.shape
-    best = np.empty(batch, act.dtype)
-    first = np.empty(batch, np.int64)
+    blocks = cols // scale
+    best = np.empty((blocks, batch), act.dtype)
+    first = np.empty((blocks, batch), np.int32)  # k = p + scale * q of the block's maximum
     one, zero = np.ones(1, act.dtype)[0], np.zeros(1, act.dtype)[0]  # act's dtype, not float64
     for i in range(maps):
         for bi in range(rows // scale):
-            for bj in range(cols // scale):
-                y0, x0 = bi * scale, bj * scale
-                for b in range(batch):
-                    best[b] = act[i, y0, x0, b]
-                    first[b] = 0
-                for k in range(1, scale * scale):  # k = p + scale * q: column-major
-                    y, x = y0 + k % scale, x0 + k // scale
+            y0 = bi * scale
+            best[:] = act[i, y0, ::scale]
+            first[:] = 0
+            for q in range(scale):
+                for p in range(scale):
+                    k = p + scale * q
+                    if k == 0:
+                        continue
+                    row = act[i, y0 + p]
+                    for bj in range(blocks):
+                        x = bj * scale + q
+                        for b in range(batch):
+                            value = row[x, b]
+                            taken = value > best[bj, b]
+                            best[bj, b] = value if taken else best[bj, b]
+                            first[bj, b] = k if taken else first[bj, b]
+            share = dn[i, bi]
+            for p in range(scale):
+                row, dest = act[i, y0 + p], out[i, y0 + p]
+                for x in range(blocks * scale):
+                    bj = x // scale
+                    k = p + scale * (x - bj * scale)
                     for b in range(batch):
-                        value = act[i, y, x, b]
-                        taken = value > best[b]
-                        best[b] = value if taken else best[b]
-                        first[b] = k if taken else first[b]
-                for k in range(scale * scale):
-                    y, x = y0 + k % scale, x0 + k // scale
-                    for b in range(batch):
-                        slope = _slope(act[i, y, x, b], code, one, zero)
-                        hit = one if first[b] == k else zero
-                        out[i, y, x, b] = slope * hit * dn[i, bi, bj, b]
+                        slope = _slope(row[x, b], code, one, zero)
+                        hit = one if first[bj, b] == k else zero
+                        dest[x, b] = slope * hit * share[bj, b]
 
 
 @_jit
