@@ -5,6 +5,7 @@
     python benchmarks/bench_kernels.py --switch rows --nets modern lenet5   # row-tap convolutions
     python benchmarks/bench_kernels.py --switch inplace --nets modern rgb   # products added in BLAS
     python benchmarks/bench_kernels.py --switch chunk --nets modern rgb     # fast.PATCH_CHUNK
+    python benchmarks/bench_kernels.py --switch piece --predict 2000        # fast.PATCH_PIECE
 
 ``--switch kernels`` (the default): the compiled kernels of :mod:`dltoolbox.engines.kernels`
 against the numpy code (the same bits, tests/test_kernels.py). ``--switch rows``: padded layers
@@ -13,11 +14,13 @@ engine used for them before (the same numbers up to rounding). ``--switch inplac
 products run on numpy.matmul): the products that add into an array called on numpy's own
 OpenBLAS with beta = 1 against ``out += a @ b`` with a temporary. ``--switch chunk``: patch
 matrices of up to ``fast.PATCH_CHUNK`` elements (and ``fast.PRIVATE_PATCH_CHUNK``) against 1 M,
-the former limit. The same net (same weights, same
-batches) trains ``--batches`` steps with the path and ``--batches`` without it, in alternating
-rounds; medians of each side's CPU time per step (``time.process_time``: one BLAS thread, so it
-is the step's own time even when other processes share the cores) and their ratio. The machine
-is printed first.
+the former limit. ``--switch piece``: a batch over that limit in pieces of ``fast.PATCH_PIECE``
+elements against pieces as large as the limit (the former rule). The same net (same weights,
+same batches) trains ``--batches`` steps with the path and ``--batches`` without it, in
+alternating rounds; medians of each side's CPU time per step (``time.process_time``: one BLAS
+thread, so it is the step's own time even when other processes share the cores) and their
+ratio. ``--predict N``: ``cnntest`` over N samples instead of the steps (CPU ms per call). The
+machine is printed first.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ _BY_ROWS = fast._by_rows
 blas.backend()
 _ADDING = blas._state["add"]
 _CHUNKS = fast.PATCH_CHUNK, fast.PRIVATE_PATCH_CHUNK
+_PIECE = fast.PATCH_PIECE
 
 
 def _set_kernels(on: bool) -> None:
@@ -55,13 +59,19 @@ def _set_chunk(on: bool) -> None:
     fast.PATCH_CHUNK, fast.PRIVATE_PATCH_CHUNK = _CHUNKS if on else (1 << 20, 1 << 20)
 
 
+def _set_piece(on: bool) -> None:
+    fast.PATCH_PIECE = _PIECE if on else 1 << 62
+
+
 #: --switch: turns the path on (True) or off (False)
 SWITCHES = {"kernels": _set_kernels, "rows": _set_rows, "inplace": _set_inplace}
 SWITCHES["chunk"] = _set_chunk
+SWITCHES["piece"] = _set_piece
 #: --switch: the names of its two sides
 LABELS = {"kernels": ("kernels", "numpy"), "rows": ("row taps", "row blocks")}
 LABELS["inplace"] = ("in BLAS", "temporary")
 LABELS["chunk"] = ("chunk limit", "1 M limit")
+LABELS["piece"] = ("pieces", "limit pieces")
 
 
 def step_times(
@@ -83,6 +93,23 @@ def step_times(
     return {side: statistics.median(t) for side, t in times.items()}
 
 
+def predict_times(name: str, mnist, dtype, samples: int, calls: int, rounds: int, switch: str):
+    """Median CPU milliseconds per ``cnntest`` of net ``name`` over ``samples`` samples, the
+    ``switch`` path on and off, ``calls`` calls per round."""
+    x, y, net = bench_nets.steps_data(name, samples, mnist, dtype)
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    for r in range(rounds + 1):  # round 0 warms up
+        for side in times if r % 2 else reversed(times):
+            SWITCHES[switch](side == "on")
+            start = time.process_time()
+            for _ in range(calls):
+                dlt.cnntest(net, x, y)
+            if r:
+                times[side].append((time.process_time() - start) / calls * 1000)
+    SWITCHES[switch](True)
+    return {side: statistics.median(t) for side, t in times.items()}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nets", nargs="+", default=list(bench_nets.NETS), choices=bench_nets.NETS)
@@ -91,6 +118,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", type=int, default=20, help="steps per round (20)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each side (5)")
     parser.add_argument("--switch", choices=SWITCHES, default="kernels", help="(kernels)")
+    parser.add_argument("--predict", type=int, metavar="N", help="cnntest over N samples")
     parser.add_argument("--data", help="MNIST (default: ../shared/data, else the usual search)")
     args = parser.parse_args(argv)
     if args.switch == "kernels" and kernels.numba is None:
@@ -102,12 +130,18 @@ def main(argv=None) -> int:
     numba = f"numba {kernels.numba.__version__}" if kernels.numba else "no numba"
     print(_common.machine(), numba, sep="; ")
     on, off = LABELS[args.switch]
-    print(f"{'net':<8} {'dtype':<8} {on + ' ms':>12} {off + ' ms':>14}  ratio  (CPU ms per step)")
+    what = f"cnntest of {args.predict} samples" if args.predict else "step"
+    print(f"{'net':<8} {'dtype':<8} {on + ' ms':>12} {off + ' ms':>14}  ratio  (CPU ms per {what})")
     for name in args.nets:
         for dtype in args.dtypes:
-            got = step_times(
-                name, mnist, np.dtype(dtype), args.batch, args.batches, args.rounds, args.switch
-            )
+            if args.predict:
+                got = predict_times(
+                    name, mnist, np.dtype(dtype), args.predict, 2, args.rounds, args.switch
+                )
+            else:
+                got = step_times(
+                    name, mnist, np.dtype(dtype), args.batch, args.batches, args.rounds, args.switch
+                )
             ratio = got["on"] / got["off"]
             print(f"{name:<8} {dtype:<8} {got['on']:12.2f} {got['off']:14.2f}  {ratio:.2f}")
     return 0

@@ -301,6 +301,20 @@ def test_large_batches_are_done_in_chunks_with_the_same_numbers(monkeypatch):
     assert_same(dlt.cnnbp(dlt.cnnff(with_engine(net, "fast"), x), y), dlt.cnnbp(ref, y))
 
 
+def test_batches_over_the_limit_go_in_pieces_with_the_same_numbers(monkeypatch):
+    net, x, y = make("i-3c5-2s-4c3-2s", (20, 20), 3, 37)
+    whole = dlt.cnnff(with_engine(net, "fast"), x)
+    per_sample = np.prod(fast._patch_shape((1, 20, 20, 1), 5, 4))  # conv1's (row blocks of 4)
+    monkeypatch.setattr(fast, "PATCH_CHUNK", 10 * per_sample)
+    monkeypatch.setattr(fast, "PRIVATE_PATCH_CHUNK", 10 * per_sample)
+    monkeypatch.setattr(fast, "PATCH_PIECE", 4 * per_sample)
+    assert fast._chunk(37 * per_sample, 37, np.float64) == 4
+    assert fast._chunk(10 * per_sample, 10, np.float64) == 10  # within the limit: whole
+    monkeypatch.setattr(fast, "PATCH_PIECE", per_sample // 2)
+    assert fast._chunk(37 * per_sample, 37, np.float64) == 1  # never fewer than one sample
+    assert_same(dlt.cnnff(with_engine(net, "fast"), x), whole, tol=0)
+
+
 def test_copies_of_a_net_keep_working():
     net, x, y = make("i-6c5-2s-12c5-2s", (28, 28), 10, 2)
     fst = step(with_engine(net, "fast"), x, y)
