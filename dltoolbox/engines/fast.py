@@ -57,7 +57,8 @@ PRIVATE_PATCH_CHUNK = 1 << 20
 #: A batch over the limit (a prediction over a test set) goes in pieces of at most this many
 #: patch elements: smaller than the limit, so that each piece's products and exponentials run
 #: in the caches (predictions over 2000 samples, 2026-12-04, AMD Zen 4 with numpy's OpenBLAS:
-#: 0.72 to 0.95 x the time in pieces of 4 M; see docs/performance.md).
+#: 0.79 to 1.02 x the time in pieces of 4 M, most nets 0.8 to 0.93; see docs/performance.md).
+#: Where the private OpenBLAS runs, its limit is already this size.
 PATCH_PIECE = 1 << 20
 #: Vertically adjacent outputs computed from one patch column: fewer, wider products. A layer
 #: with a single input map gets the larger block (its products are otherwise very thin).
