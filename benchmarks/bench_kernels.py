@@ -74,6 +74,22 @@ LABELS["chunk"] = ("chunk limit", "1 M limit")
 LABELS["piece"] = ("pieces", "limit pieces")
 
 
+def _on_and_off(run, rounds: int, switch: str, per: int) -> dict:
+    """Median CPU milliseconds per unit of ``run(r)`` (``per`` units: steps or calls) with the
+    ``switch`` path on and off, in alternating order, after a warm-up round (compilation,
+    buffers)."""
+    times: dict[str, list[float]] = {"on": [], "off": []}
+    for r in range(rounds + 1):
+        for side in times if r % 2 else reversed(times):
+            SWITCHES[switch](side == "on")
+            start = time.process_time()
+            run(r)
+            if r:
+                times[side].append((time.process_time() - start) / per * 1000)
+    SWITCHES[switch](True)
+    return {side: statistics.median(t) for side, t in times.items()}
+
+
 def step_times(
     name: str, mnist, dtype, batch: int, batches: int, rounds: int, switch: str = "kernels"
 ) -> dict:
@@ -81,33 +97,21 @@ def step_times(
     off, on ``batches`` batches of its data (:func:`bench_nets.make_data` of ``mnist``)."""
     x, y, net = bench_nets.steps_data(name, batch * batches, mnist, dtype)
     opts = bench_nets.train_opts(name, batch)
-    times: dict[str, list[float]] = {"on": [], "off": []}
-    for r in range(rounds + 1):  # round 0 warms up (compilation, buffers)
-        for side in times:
-            SWITCHES[switch](side == "on")
-            start = time.process_time()
-            dlt.cnntrain(net, x, y, opts, dlt.OctaveRandom(r))
-            if r:
-                times[side].append((time.process_time() - start) / batches * 1000)
-    SWITCHES[switch](True)
-    return {side: statistics.median(t) for side, t in times.items()}
+    return _on_and_off(
+        lambda r: dlt.cnntrain(net, x, y, opts, dlt.OctaveRandom(r)), rounds, switch, batches
+    )
 
 
 def predict_times(name: str, mnist, dtype, samples: int, calls: int, rounds: int, switch: str):
     """Median CPU milliseconds per ``cnntest`` of net ``name`` over ``samples`` samples, the
     ``switch`` path on and off, ``calls`` calls per round."""
     x, y, net = bench_nets.steps_data(name, samples, mnist, dtype)
-    times: dict[str, list[float]] = {"on": [], "off": []}
-    for r in range(rounds + 1):  # round 0 warms up
-        for side in times if r % 2 else reversed(times):
-            SWITCHES[switch](side == "on")
-            start = time.process_time()
-            for _ in range(calls):
-                dlt.cnntest(net, x, y)
-            if r:
-                times[side].append((time.process_time() - start) / calls * 1000)
-    SWITCHES[switch](True)
-    return {side: statistics.median(t) for side, t in times.items()}
+
+    def run(r: int) -> None:
+        for _ in range(calls):
+            dlt.cnntest(net, x, y)
+
+    return _on_and_off(run, rounds, switch, calls)
 
 
 def main(argv=None) -> int:
