@@ -6,6 +6,7 @@
     python benchmarks/bench_kernels.py --switch inplace --nets modern rgb   # products added in BLAS
     python benchmarks/bench_kernels.py --switch chunk --nets modern rgb     # fast.PATCH_CHUNK
     python benchmarks/bench_kernels.py --switch piece --predict 2000        # fast.PATCH_PIECE
+    python benchmarks/bench_kernels.py --switch exp --nets toolbox wide     # the sigmoid's exp
 
 ``--switch kernels`` (the default): the compiled kernels of :mod:`dltoolbox.engines.kernels`
 against the numpy code (the same bits, tests/test_kernels.py). ``--switch rows``: padded layers
@@ -15,12 +16,14 @@ products run on numpy.matmul): the products that add into an array called on num
 OpenBLAS with beta = 1 against ``out += a @ b`` with a temporary. ``--switch chunk``: patch
 matrices of up to ``fast.PATCH_CHUNK`` elements (and ``fast.PRIVATE_PATCH_CHUNK``) against 1 M,
 the former limit. ``--switch piece``: a batch over that limit in pieces of ``fast.PATCH_PIECE``
-elements against pieces as large as the limit (the former rule). The same net (same weights,
-same batches) trains ``--batches`` steps with the path and ``--batches`` without it, in
-alternating rounds; medians of each side's CPU time per step (``time.process_time``: one BLAS
-thread, so it is the step's own time even when other processes share the cores) and their
-ratio. ``--predict N``: ``cnntest`` over N samples instead of the steps (CPU ms per call). The
-machine is printed first.
+elements against pieces as large as the limit (the former rule). ``--switch exp``: float64
+sigmoid layers computed in one compiled pass with GNU libc's exp algorithm (where it gives
+numpy's bits) against numpy's exp, then the sigmoid kernel (the two sides are the same code
+where it does not apply). The same net (same weights, same batches) trains ``--batches`` steps
+with the path and ``--batches`` without it, in alternating rounds; medians of each side's CPU
+time per step (``time.process_time``: one BLAS thread, so it is the step's own time even when
+other processes share the cores) and their ratio. ``--predict N``: ``cnntest`` over N samples
+instead of the steps (CPU ms per call). The machine is printed first.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ blas.backend()
 _ADDING = blas._state["add"]
 _CHUNKS = fast.PATCH_CHUNK, fast.PRIVATE_PATCH_CHUNK
 _PIECE = fast.PATCH_PIECE
+_EXP_APPLIES = kernels.sigmoid_exp_applies
 
 
 def _set_kernels(on: bool) -> None:
@@ -63,15 +67,21 @@ def _set_piece(on: bool) -> None:
     fast.PATCH_PIECE = _PIECE if on else 1 << 62
 
 
+def _set_exp(on: bool) -> None:
+    kernels.sigmoid_exp_applies = _EXP_APPLIES if on else (lambda dtype: False)
+
+
 #: --switch: turns the path on (True) or off (False)
 SWITCHES = {"kernels": _set_kernels, "rows": _set_rows, "inplace": _set_inplace}
 SWITCHES["chunk"] = _set_chunk
 SWITCHES["piece"] = _set_piece
+SWITCHES["exp"] = _set_exp
 #: --switch: the names of its two sides
 LABELS = {"kernels": ("kernels", "numpy"), "rows": ("row taps", "row blocks")}
 LABELS["inplace"] = ("in BLAS", "temporary")
 LABELS["chunk"] = ("chunk limit", "1 M limit")
 LABELS["piece"] = ("pieces", "limit pieces")
+LABELS["exp"] = ("compiled exp", "numpy exp")
 
 
 def _on_and_off(run, rounds: int, switch: str, per: int) -> dict:

@@ -164,7 +164,13 @@ def _train(spec: str, dtype) -> dict:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
-    "spec", ["i-4c3rps-4c3rps-2m-6c3rps-2m-8frd0.25", "i-3c5-2s-4c3t-2s", "i-3c3tp1s2d-2m-5f"]
+    "spec",
+    [
+        "i-4c3rps-4c3rps-2m-6c3rps-2m-8frd0.25",
+        "i-3c5-2s-4c3t-2s",
+        "i-3c3tp1s2d-2m-5f",
+        "i-3c3ps-4c3ps-2s",
+    ],
 )
 def test_training_runs_are_bit_identical(spec, dtype, numpy_path, monkeypatch):
     monkeypatch.setattr(fast.blas, "private", lambda dtype: False)
@@ -174,3 +180,76 @@ def test_training_runs_are_bit_identical(spec, dtype, numpy_path, monkeypatch):
         for key in ("k", "dk", "W", "dW", "a", "d"):
             if key in mine:
                 assert same_bits(np.asarray(mine[key]), np.asarray(theirs[key])), key
+
+
+def _exp_probe() -> np.ndarray:
+    """float64 values across exp's range: where the sigmoid lives, far out, exactly 0, tiny,
+    overflowing and underflowing, subnormal results, infinities, NaN, random bit patterns."""
+    rng = np.random.default_rng(11)
+    return np.concatenate(
+        [
+            rng.uniform(-40, 40, 400_000),
+            rng.uniform(-1, 1, 100_000),
+            rng.uniform(-800, 800, 100_000),
+            rng.integers(0, 1 << 64, 100_000, dtype=np.uint64).view(np.float64),
+            [0.0, -0.0, 1e-300, -(2.0**-55), 2.0**-54, 511.9, 512.0, -512.0, 709.79, 709.8],
+            [-708.4, -745.1, -746.0, np.inf, -np.inf, np.nan, -np.nan],
+        ]
+    )
+
+
+def _sigmoid_of_negated(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    compiled.sigmoid_of_negated(x[None, None, None, None], out[None, None, None, None],
+                                compiled.exp_table())  # fmt: skip
+    return out
+
+
+@pytest.mark.skipif(
+    not compiled.sigmoid_exp_applies(np.float64),
+    reason="numpy's float64 exp is not the C library's here: the sigmoid uses numpy's exp",
+)
+def test_compiled_sigmoid_has_numpys_bits_where_it_is_used():
+    x = _exp_probe()
+    with np.errstate(all="ignore"):
+        want = 1 / (np.exp(x) + 1)
+    assert same_bits(_sigmoid_of_negated(x), want)
+    strided = np.asarray(np.broadcast_to(x[:60000], (2, 60000))[1, ::3])
+    with np.errstate(all="ignore"):
+        assert same_bits(_sigmoid_of_negated(strided), 1 / (np.exp(strided) + 1))
+
+
+def test_the_sigmoid_keeps_numpys_exp_where_the_bits_differ(monkeypatch, numpy_path):
+    """The check before use: an exp of other bits (here numpy's, one ulp up) turns the compiled
+    sigmoid off, and a sigmoid layer then computes with that exp, as the numpy code does."""
+    exp = np.exp
+    rng = np.random.default_rng(5)
+    a_prev = MapStack(rng.standard_normal((2, 8, 8, 3)))
+    k = rng.standard_normal((2, 2, 3, 3))
+    geometry = fast.ConvGeometry(ks=3, pad=0, stride=1)
+
+    def forward():
+        return map_array(
+            fast.FastEngine().conv_forward(a_prev, k, [0.1, -0.2], "sigm", 0, geometry)
+        )
+
+    with monkeypatch.context() as m:
+        m.setattr(np, "exp", lambda x, **kw: np.nextafter(exp(x, **kw), np.inf, **kw))
+        compiled.exp_matches_numpy.cache_clear()
+        try:
+            assert not compiled.sigmoid_exp_applies(np.float64)
+            assert same_bits(forward(), numpy_path(forward))
+        finally:
+            compiled.exp_matches_numpy.cache_clear()
+
+
+def test_exp_table_entries():
+    """Entry 2k + 1 plus k << 45 is the double nearest to 2^(k/128), and with entry 2k it
+    gives 2^(k/128) to about 2^-106."""
+    table = compiled.exp_table()
+    for k in (0, 1, 37, 64, 127):
+        h = (table[2 * k + 1] + np.uint64(k << 45)).view(np.float64)
+        t = table[2 * k].view(np.float64)
+        assert h == np.float64(2.0 ** (k / 128)) or abs(h - 2.0 ** (k / 128)) <= 2.3e-16 * h
+        assert abs(t) <= 2.0**-53
+    assert table[0] == 0 and table[1] == np.float64(1.0).view(np.uint64)

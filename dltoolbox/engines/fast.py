@@ -349,13 +349,12 @@ class FastEngine:
                 )
                 for n in range(0, batch, chunk)
             )
+        fused = _fused_sigmoid(activation, out.dtype)
         for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
             z = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
-            if activation == "sigm":
-                np.exp(z, out=out[..., samples])
-            else:
-                np.negative(z, out=out[..., samples])
-        _activate_in_place(out, activation)
+            _from_product(z, out[..., samples], activation, fused)
+        if not fused:
+            _activate_in_place(out, activation)
         return _read_only(out.reshape(maps_out, rows_out, cols_out, batch), cache)
 
     def _conv_forward_rows(
@@ -389,9 +388,11 @@ class FastEngine:
                 np.copyto(z, -bias if negate else bias)
                 rowconv.correlate(rowconv.row_patches(part, ks, pad), w, rows_out, z)
                 out[..., n : n + chunk] = z.reshape(maps_out, rows_out, cols_out, -1)
+        fused = _fused_sigmoid(activation, dtype)
         if negate:
-            np.exp(out, out=out)
-        _activate_in_place(out, activation)
+            _from_product(out[None], out[None], activation, fused)
+        if not fused:
+            _activate_in_place(out, activation)
         return _read_only(out, cache)
 
     def pool_forward(self, a_prev: list, scale: int, method: str) -> MapStack:
@@ -663,6 +664,23 @@ def _padded(a: np.ndarray, pad: int) -> np.ndarray:
     out = np.zeros((maps, rows + 2 * pad, cols + 2 * pad, batch), dtype=a.dtype)
     out[:, pad : pad + rows, pad : pad + cols] = a
     return out
+
+
+def _fused_sigmoid(activation: str, dtype) -> bool:
+    """Whether a sigmoid layer's maps are computed from ``-z`` in one compiled pass
+    (:func:`compiled.sigmoid_of_negated`: float64, where it gives numpy's bits)."""
+    return activation == "sigm" and compiled.sigmoid_exp_applies(dtype)
+
+
+def _from_product(zn: np.ndarray, dest: np.ndarray, activation: str, fused: bool) -> None:
+    """``dest`` from the product ``zn`` = -z (5 axes, ``dest``'s shape): the sigmoid where
+    ``fused``, else exp(-z) for the sigmoid or z, for :func:`_activate_in_place` to finish."""
+    if fused:
+        compiled.sigmoid_of_negated(zn, dest, compiled.exp_table())
+    elif activation == "sigm":
+        np.exp(zn, out=dest)
+    else:
+        np.negative(zn, out=dest)
 
 
 def _activate_in_place(out: np.ndarray, activation: str) -> None:

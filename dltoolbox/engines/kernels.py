@@ -6,8 +6,12 @@ convolution's scatter of its tap products (one strided add per tap), the sigmoid
 exponential (an add, then a division), mean pooling (strided adds, then a scaling), and a conv
 layer's delta (the activation's derivative, under a max pooling layer the first maximum of each
 block found with ``2 scale^2`` passes, then the expanded delta multiplied in). Each is one loop
-here, over the output once, in the order of memory; the exponential stays numpy's (numba's
-would round differently). They compute the very same numbers as the numpy code they replace
+here, over the output once, in the order of memory. The exponential stays numpy's (numba's
+rounds differently), but for one case: where numpy's float64 ``exp`` is the C library's, as
+on CPUs without AVX-512, :func:`sigmoid_of_negated` computes the sigmoid with
+:func:`_exp_main`, GNU libc's algorithm for ``exp`` (its table, polynomial and operations),
+which numba vectorises; its results are checked against numpy's before it is used
+(:func:`exp_matches_numpy`). They compute the very same numbers as the numpy code they replace
 (which stays in :mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum
 adds the same terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
 
@@ -18,6 +22,8 @@ a second per kernel and dtype), or loads it from numba's cache in ``__pycache__`
 
 from __future__ import annotations
 
+import decimal
+import functools
 import math
 import os
 
@@ -36,11 +42,14 @@ ENABLED = numba is not None
 ACTIVATION_CODES = {"sigm": 0, "tanh": 1, "relu": 2}
 
 
-def _jit(function):
-    """``function`` compiled by numba (cached on disk), or as it is without numba."""
+def _jit(function=None, **options):
+    """``function`` compiled by numba (cached on disk), or as it is without numba; as
+    ``@_jit(**options)``, with more options of ``numba.njit``."""
+    if function is None:
+        return functools.partial(_jit, **options)
     if numba is None:
         return function
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(function)
+    return numba.njit(cache=True, nogil=True, error_model="numpy", **options)(function)
 
 
 @_jit
@@ -117,6 +126,127 @@ def sigmoid_of_exp(e):  # pragma: no cover - compiled
     one = np.ones(1, e.dtype)[0]
     for k in range(flat.size):
         flat[k] = one / (flat[k] + one)
+
+
+#: exp's reduction: x = k ln2 / 128 + r (k rounded by adding SHIFT), and the polynomial of
+#: exp(r) - 1 past r (GNU libc's constants for its 128-entry table, polynomial of order 5).
+EXP_N = 128
+EXP_INV_LN2_N = float.fromhex("0x1.71547652b82fep0") * EXP_N
+EXP_SHIFT = float.fromhex("0x1.8p52")
+EXP_NEG_LN2_HI_N = -float.fromhex("0x1.62e42fefa0000p-8")
+EXP_NEG_LN2_LO_N = -float.fromhex("0x1.cf79abc9e3b3ap-47")
+EXP_C2, EXP_C3, EXP_C4, EXP_C5 = map(
+    float.fromhex,
+    (
+        "0x1.ffffffffffdbdp-2",
+        "0x1.555555555543cp-3",
+        "0x1.55555cf172b91p-5",
+        "0x1.1111167a4d017p-7",
+    ),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def exp_table() -> np.ndarray:
+    """exp's table, uint64 (256,): for k < 128, ``2^(k/128) = H (1 + T)``, H the double nearest
+    to it and T the double nearest to the rest, ``(2^(k/128) - H) / H``; entry 2k holds T's
+    bits, entry 2k + 1 H's bits less ``k << 45`` (the k / 128 that the exponent adds back)."""
+    table = np.empty(2 * EXP_N, dtype=np.uint64)
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        ln2 = decimal.Decimal(2).ln()
+        for k in range(EXP_N):
+            exact = (ln2 * k / EXP_N).exp()
+            h = float(exact)  # rounded to nearest, as is the rest below
+            t = float((exact - decimal.Decimal(h)) / decimal.Decimal(h))
+            table[2 * k] = np.float64(t).view(np.uint64)
+            table[2 * k + 1] = np.float64(h).view(np.uint64) - np.uint64(k << 45)
+    return table
+
+
+@_jit(fastmath={"contract"}, inline="always")
+def _exp_main(x, table):  # pragma: no cover - compiled
+    """exp(x) for a float64 ``x`` with |x| < 512 (:data:`EXP_MAIN_HI`), as GNU
+    libc computes it on CPUs with FMA: ``2^(k/128) exp(r)`` from the table and the polynomial,
+    products and sums fused where its compiler fuses them."""
+    kd = EXP_INV_LN2_N * x + EXP_SHIFT  # k in its low bits
+    ki = np.float64(kd).view(np.uint64)
+    kd -= EXP_SHIFT
+    r = x + kd * EXP_NEG_LN2_HI_N + kd * EXP_NEG_LN2_LO_N
+    idx = 2 * (ki % np.uint64(EXP_N))
+    tail = np.uint64(table[idx]).view(np.float64)
+    scale = np.uint64(table[idx + 1] + (ki << np.uint64(45))).view(np.float64)
+    r2 = r * r
+    tmp = tail + r + r2 * (EXP_C2 + r * EXP_C3) + r2 * r2 * (EXP_C4 + r * EXP_C5)
+    return scale + scale * tmp
+
+
+#: |x| below which :func:`_exp_main` computes exp(x) as GNU libc does: its main path for
+#: |x| >= 2^-54, and below that libc's 1 + x, which the same operations give (r = x, exactly 1
+#: after rounding).
+EXP_MAIN_HI = 512.0
+
+
+@_jit(fastmath={"contract"})  # _exp_main's fused products (inlined, it takes these flags)
+def sigmoid_of_negated(zn, out, table):  # pragma: no cover - compiled
+    """``out = 1 / (1 + exp(zn))`` for float64 ``zn`` = -z (any strides) and ``out`` of its
+    shape (5 axes each): the numpy code's exponential, add and division; exp by
+    :func:`_exp_main`, then again by the C library's for the elements outside its range
+    (large, infinite or NaN), if any."""
+    n0, n1, n2, n3, n4 = zn.shape
+    one = np.float64(1)
+    outside = 0
+    e = np.empty(n4)
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                for m in range(n3):
+                    src, dest = zn[i, j, k, m], out[i, j, k, m]
+                    for b in range(n4):  # scalar code (the table's reads)
+                        e[b] = _exp_main(src[b], table)
+                    for b in range(n4):  # loops of their own: these two vectorise
+                        dest[b] = one / (e[b] + one)
+                    for b in range(n4):
+                        a = abs(src[b])
+                        outside += (a >= EXP_MAIN_HI) | (a != a)
+    if outside == 0:
+        return
+    for i in range(n0):
+        for j in range(n1):
+            for k in range(n2):
+                for m in range(n3):
+                    src, dest = zn[i, j, k, m], out[i, j, k, m]
+                    for b in range(n4):
+                        x = src[b]
+                        if not abs(x) < EXP_MAIN_HI:
+                            dest[b] = one / (math.exp(x) + one)
+
+
+@functools.lru_cache(maxsize=1)
+def exp_matches_numpy() -> bool:
+    """Whether :func:`sigmoid_of_negated` gives numpy's bits here (numpy's float64 exp is then
+    the C library's): checked once, on values across exp's whole range and its special cases."""
+    if numba is None:
+        return False
+    rng = np.random.default_rng(0)
+    probe = np.concatenate(
+        [
+            np.linspace(-40, 40, 1 << 15),
+            rng.uniform(-800, 800, 1 << 14),
+            rng.integers(0, 1 << 64, 1 << 14, dtype=np.uint64).view(np.float64),
+            [0.0, -0.0, 5e-324, -5e-324, 1e-17, -1e-17, 709.8, -745.2, np.inf, -np.inf, np.nan],
+        ]
+    )
+    got = np.empty_like(probe)
+    sigmoid_of_negated(probe.reshape(1, 1, 1, 1, -1), got.reshape(1, 1, 1, 1, -1), exp_table())
+    with np.errstate(all="ignore"):
+        want = 1 / (np.exp(probe) + 1)
+    return got.tobytes() == want.tobytes()
+
+
+def sigmoid_exp_applies(dtype) -> bool:
+    """Whether the fast engine computes a float64 sigmoid by :func:`sigmoid_of_negated`."""
+    return ENABLED and np.dtype(dtype) == np.float64 and exp_matches_numpy()
 
 
 @_jit
