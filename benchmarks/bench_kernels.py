@@ -16,14 +16,15 @@ products run on numpy.matmul): the products that add into an array called on num
 OpenBLAS with beta = 1 against ``out += a @ b`` with a temporary. ``--switch chunk``: patch
 matrices of up to ``fast.PATCH_CHUNK`` elements (and ``fast.PRIVATE_PATCH_CHUNK``) against 1 M,
 the former limit. ``--switch piece``: a batch over that limit in pieces of ``fast.PATCH_PIECE``
-elements against pieces as large as the limit (the former rule). ``--switch exp``: float64
-sigmoid layers computed in one compiled pass with GNU libc's exp algorithm (where it gives
-numpy's bits) against numpy's exp, then the sigmoid kernel (the two sides are the same code
-where it does not apply). The same net (same weights, same batches) trains ``--batches`` steps
-with the path and ``--batches`` without it, in alternating rounds; medians of each side's CPU
-time per step (``time.process_time``: one BLAS thread, so it is the step's own time even when
-other processes share the cores) and their ratio. ``--predict N``: ``cnntest`` over N samples
-instead of the steps (CPU ms per call). The machine is printed first.
+elements against pieces as large as the limit (the former rule). ``--switch exp``: sigmoid
+layers computed in one compiled pass with the algorithm of numpy's exponential (GNU libc's for
+float64, numpy's own for float32; where it gives numpy's bits) against numpy's exp, then the
+sigmoid kernel (the two sides are the same code where it does not apply). The same net (same
+weights, same batches) trains ``--batches`` steps with the path and ``--batches`` without it,
+in alternating rounds; medians of each side's CPU time per step (``time.process_time``: one
+BLAS thread, so it is the step's own time even when other processes share the cores) and their
+ratio. ``--predict N``: ``cnntest`` over N samples instead of the steps (CPU ms per call). The
+machine is printed first.
 """
 
 from __future__ import annotations

@@ -182,50 +182,62 @@ def test_training_runs_are_bit_identical(spec, dtype, numpy_path, monkeypatch):
                 assert same_bits(np.asarray(mine[key]), np.asarray(theirs[key])), key
 
 
-def _exp_probe() -> np.ndarray:
-    """float64 values across exp's range: where the sigmoid lives, far out, exactly 0, tiny,
+def _exp_probe(dtype) -> np.ndarray:
+    """Values across exp's range: where the sigmoid lives, far out, exactly 0, tiny,
     overflowing and underflowing, subnormal results, infinities, NaN, random bit patterns."""
     rng = np.random.default_rng(11)
-    return np.concatenate(
+    bits = np.uint32 if np.dtype(dtype) == np.float32 else np.uint64
+    values = np.concatenate(
         [
             rng.uniform(-40, 40, 400_000),
             rng.uniform(-1, 1, 100_000),
             rng.uniform(-800, 800, 100_000),
-            rng.integers(0, 1 << 64, 100_000, dtype=np.uint64).view(np.float64),
             [0.0, -0.0, 1e-300, -(2.0**-55), 2.0**-54, 511.9, 512.0, -512.0, 709.79, 709.8],
-            [-708.4, -745.1, -746.0, np.inf, -np.inf, np.nan, -np.nan],
+            [-708.4, -745.1, -746.0, 88.72, 88.73, -87.3, -103.9, -104.0, np.inf, -np.inf, np.nan],
         ]
-    )
+    ).astype(dtype)
+    random = rng.integers(0, np.iinfo(bits).max, 200_000, dtype=bits, endpoint=True)
+    return np.concatenate([values, random.view(dtype)])
 
 
-def _sigmoid_of_negated(x: np.ndarray) -> np.ndarray:
+def _sigmoid_from_negated(x: np.ndarray) -> np.ndarray:
+    """The compiled sigmoid of -x: float64 reading ``x`` through its strides, float32 in place
+    on a contiguous copy (as the engine calls them)."""
+    if x.dtype == np.float32:
+        out = np.ascontiguousarray(x).copy()
+        compiled.sigmoid_in_place(out)
+        return out
     out = np.empty_like(x)
     compiled.sigmoid_of_negated(x[None, None, None, None], out[None, None, None, None],
                                 compiled.exp_table())  # fmt: skip
     return out
 
 
-@pytest.mark.skipif(
-    not compiled.sigmoid_exp_applies(np.float64),
-    reason="numpy's float64 exp is not the C library's here: the sigmoid uses numpy's exp",
-)
-def test_compiled_sigmoid_has_numpys_bits_where_it_is_used():
-    x = _exp_probe()
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_sigmoid_has_numpys_bits_where_it_is_used(dtype):
+    if not compiled.sigmoid_exp_applies(dtype):
+        pytest.skip(f"the compiled exp does not give numpy's {np.dtype(dtype)} bits here")
+    x = _exp_probe(dtype)
     with np.errstate(all="ignore"):
-        want = 1 / (np.exp(x) + 1)
-    assert same_bits(_sigmoid_of_negated(x), want)
+        want = 1 / (np.exp(x) + np.ones(1, dtype))
+    assert same_bits(_sigmoid_from_negated(x), want)
+    in_place = x.copy()  # as a padded layer's maps are computed
+    compiled.sigmoid_in_place(in_place)
+    assert same_bits(in_place, want)
     strided = np.asarray(np.broadcast_to(x[:60000], (2, 60000))[1, ::3])
     with np.errstate(all="ignore"):
-        assert same_bits(_sigmoid_of_negated(strided), 1 / (np.exp(strided) + 1))
+        want = 1 / (np.exp(strided) + np.ones(1, dtype))
+    assert same_bits(_sigmoid_from_negated(strided), want)
 
 
-def test_the_sigmoid_keeps_numpys_exp_where_the_bits_differ(monkeypatch, numpy_path):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_sigmoid_keeps_numpys_exp_where_the_bits_differ(dtype, monkeypatch, numpy_path):
     """The check before use: an exp of other bits (here numpy's, one ulp up) turns the compiled
     sigmoid off, and a sigmoid layer then computes with that exp, as the numpy code does."""
     exp = np.exp
     rng = np.random.default_rng(5)
-    a_prev = MapStack(rng.standard_normal((2, 8, 8, 3)))
-    k = rng.standard_normal((2, 2, 3, 3))
+    a_prev = MapStack(rng.standard_normal((2, 8, 8, 3)).astype(dtype))
+    k = rng.standard_normal((2, 2, 3, 3)).astype(dtype)
     geometry = fast.ConvGeometry(ks=3, pad=0, stride=1)
 
     def forward():
@@ -237,7 +249,7 @@ def test_the_sigmoid_keeps_numpys_exp_where_the_bits_differ(monkeypatch, numpy_p
         m.setattr(np, "exp", lambda x, **kw: np.nextafter(exp(x, **kw), np.inf, **kw))
         compiled.exp_matches_numpy.cache_clear()
         try:
-            assert not compiled.sigmoid_exp_applies(np.float64)
+            assert not compiled.sigmoid_exp_applies(dtype)
             assert same_bits(forward(), numpy_path(forward))
         finally:
             compiled.exp_matches_numpy.cache_clear()

@@ -351,8 +351,10 @@ class FastEngine:
             )
         fused = _fused_sigmoid(activation, out.dtype)
         for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
-            z = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
-            _from_product(z, out[..., samples], activation, fused)
+            if fused and z.dtype == np.float32:  # vectorised on the contiguous product
+                compiled.sigmoid_in_place(z)
+            z5 = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
+            _from_product(z5, out[..., samples], activation, fused)
         if not fused:
             _activate_in_place(out, activation)
         return _read_only(out.reshape(maps_out, rows_out, cols_out, batch), cache)
@@ -389,8 +391,10 @@ class FastEngine:
                 rowconv.correlate(rowconv.row_patches(part, ks, pad), w, rows_out, z)
                 out[..., n : n + chunk] = z.reshape(maps_out, rows_out, cols_out, -1)
         fused = _fused_sigmoid(activation, dtype)
-        if negate:
-            _from_product(out[None], out[None], activation, fused)
+        if fused:
+            compiled.sigmoid_in_place(out)
+        elif negate:
+            np.exp(out, out=out)
         if not fused:
             _activate_in_place(out, activation)
         return _read_only(out, cache)
@@ -668,14 +672,17 @@ def _padded(a: np.ndarray, pad: int) -> np.ndarray:
 
 def _fused_sigmoid(activation: str, dtype) -> bool:
     """Whether a sigmoid layer's maps are computed from ``-z`` in one compiled pass
-    (:func:`compiled.sigmoid_of_negated`: float64, where it gives numpy's bits)."""
+    with the compiled exp (:func:`compiled.sigmoid_exp_applies`: where it gives numpy's bits)."""
     return activation == "sigm" and compiled.sigmoid_exp_applies(dtype)
 
 
 def _from_product(zn: np.ndarray, dest: np.ndarray, activation: str, fused: bool) -> None:
     """``dest`` from the product ``zn`` = -z (5 axes, ``dest``'s shape): the sigmoid where
-    ``fused``, else exp(-z) for the sigmoid or z, for :func:`_activate_in_place` to finish."""
-    if fused:
+    ``fused`` (float32: already computed in the product, only placed), else exp(-z) for the
+    sigmoid or z, for :func:`_activate_in_place` to finish."""
+    if fused and zn.dtype == np.float32:
+        np.copyto(dest, zn)
+    elif fused:
         compiled.sigmoid_of_negated(zn, dest, compiled.exp_table())
     elif activation == "sigm":
         np.exp(zn, out=dest)

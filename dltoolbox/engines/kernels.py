@@ -6,12 +6,13 @@ convolution's scatter of its tap products (one strided add per tap), the sigmoid
 exponential (an add, then a division), mean pooling (strided adds, then a scaling), and a conv
 layer's delta (the activation's derivative, under a max pooling layer the first maximum of each
 block found with ``2 scale^2`` passes, then the expanded delta multiplied in). Each is one loop
-here, over the output once, in the order of memory. The exponential stays numpy's (numba's
-rounds differently), but for one case: where numpy's float64 ``exp`` is the C library's, as
-on CPUs without AVX-512, :func:`sigmoid_of_negated` computes the sigmoid with
-:func:`_exp_main`, GNU libc's algorithm for ``exp`` (its table, polynomial and operations),
-which numba vectorises; its results are checked against numpy's before it is used
-(:func:`exp_matches_numpy`). They compute the very same numbers as the numpy code they replace
+here, over the output once, in the order of memory. numba's own exponential rounds
+differently from numpy's, so a sigmoid layer's exponential is computed by the algorithm that
+computes numpy's: :func:`_expf` is numpy's float32 ``exp`` (its AVX2 / AVX-512 code, operation
+for operation), and :func:`_exp_main` GNU libc's float64 ``exp``, which numpy calls where the
+CPU has no AVX-512; each is used only after a check that it gives numpy's bits here
+(:func:`exp_matches_numpy`), and numpy's exp otherwise. They compute the very same numbers as
+the numpy code they replace
 (which stays in :mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum
 adds the same terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
 
@@ -32,7 +33,9 @@ import numpy as np
 numba = None
 if os.environ.get("DLTOOLBOX_NUMBA", "1") != "0":
     try:
+        import llvmlite.ir
         import numba
+        import numba.extending
     except ImportError:  # the numpy code runs instead
         pass
 
@@ -128,6 +131,80 @@ def sigmoid_of_exp(e):  # pragma: no cover - compiled
         flat[k] = one / (flat[k] + one)
 
 
+if numba is not None:
+
+    @numba.extending.intrinsic
+    def _fma(typingctx, a, b, c):
+        """``a * b + c`` rounded once (LLVM's fma), for three arguments of one float type."""
+
+        def codegen(context, builder, signature, args):
+            t = args[0].type
+            fma = builder.module.declare_intrinsic(
+                "llvm.fma", [t], llvmlite.ir.FunctionType(t, [t] * 3)
+            )
+            return builder.call(fma, args)
+
+        return a(a, b, c), codegen
+
+else:  # the kernels are then plain Python, never called by the engine
+
+    def _fma(a, b, c):
+        return a * b + c
+
+
+#: numpy's float32 exp: x = k ln2 + r (k rounded by adding and taking away EXPF_ROUND, ln2 in
+#: two parts), exp(r) as a rational function of degrees 5 and 2, then times 2^k; inputs at or
+#: above EXPF_MAX give inf, at or below EXPF_MIN 0, NaN numpy's NaN.
+F32 = np.float32
+
+
+def _f32(bits: int) -> np.float32:
+    """The float32 of these bits (numpy's constants, exactly as its C compiler rounds them)."""
+    return np.uint32(bits).view(np.float32)
+
+
+EXPF_MAX, EXPF_MIN = _f32(0x42B17218), _f32(0xC2CFF1B5)  # 88.7228..., -103.972...
+EXPF_LOG2E, EXPF_ROUND = _f32(0x3FB8AA3B), _f32(0x4B400000)  # log2(e), 1.5 * 2^23
+EXPF_LN2_HI, EXPF_LN2_LO = _f32(0xBF317200), _f32(0xB5BFBE8E)  # -ln 2 in two parts
+EXPF_P = tuple(map(_f32, (0x3F800000, 0x3F39CBD5, 0x3E7D4C58, 0x3D517D8C, 0x3BDD7159, 0x3A053DD8)))
+EXPF_Q = tuple(map(_f32, (0x3F800000, 0xBE8C6857, 0x3CB0E832)))
+EXPF_NAN = _f32(0x7FC00000)
+
+
+@_jit(inline="always")
+def _expf(x):  # pragma: no cover - compiled
+    """exp(x) for a float32 ``x`` as numpy computes it, every operation rounded where numpy's
+    rounds (its products and sums fused only where it fuses them: :func:`_fma`), with numpy's
+    scaling by 2^k: an add to the exponent (for k <= -125, of -125, then a product with
+    2^(k + 125), rounded once, as numpy's division by 2^-(k + 125) rounds)."""
+    zero, p, q_ = F32(0), EXPF_P, EXPF_Q
+    nan, big, small = x != x, x >= EXPF_MAX, x <= EXPF_MIN
+    x = zero if nan | big | small else x
+    k = x * EXPF_LOG2E
+    k = (k + EXPF_ROUND) - EXPF_ROUND  # rounded to an integer
+    r = _fma(k, zero, _fma(k, EXPF_LN2_LO, _fma(k, EXPF_LN2_HI, x)))
+    num = _fma(_fma(_fma(_fma(_fma(p[5], r, p[4]), r, p[3]), r, p[2]), r, p[1]), r, p[0])
+    poly = num / _fma(_fma(q_[2], r, q_[1]), r, q_[0])
+    low = k <= F32(-125)
+    shift = F32(-125) if low else k
+    scaled = np.int32(np.float32(poly).view(np.int32) + (np.int32(shift) << 23)).view(np.float32)
+    rest = np.int32(zero - (k - F32(-125))) if low else np.int32(0)  # 2^-rest, exactly:
+    y = scaled * np.int32((127 - rest) << 23).view(np.float32)
+    y = EXPF_NAN if nan else y
+    y = F32(np.inf) if big else y
+    return zero if small else y
+
+
+@_jit
+def sigmoid_of_negated32(z):  # pragma: no cover - compiled
+    """``z = 1 / (1 + exp(z))`` in place for a contiguous float32 ``z`` holding -z, with numpy's
+    exp (:func:`_expf`), add and division (one loop over contiguous values: vectorised)."""
+    flat = z.reshape(-1)
+    one = F32(1)
+    for k in range(flat.size):
+        flat[k] = one / (_expf(flat[k]) + one)
+
+
 #: exp's reduction: x = k ln2 / 128 + r (k rounded by adding SHIFT), and the polynomial of
 #: exp(r) - 1 past r (GNU libc's constants for its 128-entry table, polynomial of order 5).
 EXP_N = 128
@@ -190,63 +267,71 @@ EXP_MAIN_HI = 512.0
 @_jit(fastmath={"contract"})  # _exp_main's fused products (inlined, it takes these flags)
 def sigmoid_of_negated(zn, out, table):  # pragma: no cover - compiled
     """``out = 1 / (1 + exp(zn))`` for float64 ``zn`` = -z (any strides) and ``out`` of its
-    shape (5 axes each): the numpy code's exponential, add and division; exp by
-    :func:`_exp_main`, then again by the C library's for the elements outside its range
-    (large, infinite or NaN), if any."""
+    shape (5 axes each; ``out`` may be ``zn``): the numpy code's exponential, add and division;
+    exp by :func:`_exp_main`, and by the C library's for the elements outside its range
+    (large, infinite or NaN), if a row has any. Each row of ``zn`` is read before its row of
+    ``out`` is written."""
     n0, n1, n2, n3, n4 = zn.shape
     one = np.float64(1)
-    outside = 0
     e = np.empty(n4)
     for i in range(n0):
         for j in range(n1):
             for k in range(n2):
                 for m in range(n3):
                     src, dest = zn[i, j, k, m], out[i, j, k, m]
+                    outside = 0
+                    for b in range(n4):  # loops of their own: this one and the division
+                        a = abs(src[b])  # vectorise
+                        outside += (a >= EXP_MAIN_HI) | (a != a)
                     for b in range(n4):  # scalar code (the table's reads)
                         e[b] = _exp_main(src[b], table)
-                    for b in range(n4):  # loops of their own: these two vectorise
+                    if outside:
+                        for b in range(n4):
+                            if not abs(src[b]) < EXP_MAIN_HI:
+                                e[b] = math.exp(src[b])
+                    for b in range(n4):
                         dest[b] = one / (e[b] + one)
-                    for b in range(n4):
-                        a = abs(src[b])
-                        outside += (a >= EXP_MAIN_HI) | (a != a)
-    if outside == 0:
-        return
-    for i in range(n0):
-        for j in range(n1):
-            for k in range(n2):
-                for m in range(n3):
-                    src, dest = zn[i, j, k, m], out[i, j, k, m]
-                    for b in range(n4):
-                        x = src[b]
-                        if not abs(x) < EXP_MAIN_HI:
-                            dest[b] = one / (math.exp(x) + one)
 
 
-@functools.lru_cache(maxsize=1)
-def exp_matches_numpy() -> bool:
-    """Whether :func:`sigmoid_of_negated` gives numpy's bits here (numpy's float64 exp is then
-    the C library's): checked once, on values across exp's whole range and its special cases."""
-    if numba is None:
+def sigmoid_in_place(z: np.ndarray) -> None:
+    """``z = 1 / (1 + exp(z))`` in place for a contiguous float32 or float64 ``z`` holding -z:
+    :func:`sigmoid_of_negated32` or :func:`sigmoid_of_negated`."""
+    if z.dtype == np.float32:
+        sigmoid_of_negated32(z)
+    else:
+        flat = z.reshape(1, 1, 1, 1, -1)
+        sigmoid_of_negated(flat, flat, exp_table())
+
+
+@functools.lru_cache(maxsize=4)
+def exp_matches_numpy(dtype) -> bool:
+    """Whether :func:`sigmoid_in_place` gives numpy's bits here for ``dtype`` (float32:
+    numpy's exp is its own AVX2 / AVX-512 code; float64: the C library's): checked once, on
+    values across exp's whole range and its special cases."""
+    dtype = np.dtype(dtype)
+    if numba is None or dtype not in (np.float32, np.float64):
         return False
     rng = np.random.default_rng(0)
+    bits = np.uint32 if dtype == np.float32 else np.uint64
     probe = np.concatenate(
         [
             np.linspace(-40, 40, 1 << 15),
             rng.uniform(-800, 800, 1 << 14),
-            rng.integers(0, 1 << 64, 1 << 14, dtype=np.uint64).view(np.float64),
             [0.0, -0.0, 5e-324, -5e-324, 1e-17, -1e-17, 709.8, -745.2, np.inf, -np.inf, np.nan],
         ]
-    )
-    got = np.empty_like(probe)
-    sigmoid_of_negated(probe.reshape(1, 1, 1, 1, -1), got.reshape(1, 1, 1, 1, -1), exp_table())
+    ).astype(dtype)
+    random = rng.integers(0, np.iinfo(bits).max, 1 << 15, dtype=bits, endpoint=True)
+    probe = np.concatenate([probe, random.view(dtype)])
+    got = probe.copy()
+    sigmoid_in_place(got)
     with np.errstate(all="ignore"):
         want = 1 / (np.exp(probe) + 1)
     return got.tobytes() == want.tobytes()
 
 
 def sigmoid_exp_applies(dtype) -> bool:
-    """Whether the fast engine computes a float64 sigmoid by :func:`sigmoid_of_negated`."""
-    return ENABLED and np.dtype(dtype) == np.float64 and exp_matches_numpy()
+    """Whether the fast engine computes a sigmoid of ``dtype`` with the compiled exp."""
+    return ENABLED and exp_matches_numpy(np.dtype(dtype))
 
 
 @_jit
