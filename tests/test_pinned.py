@@ -6,13 +6,17 @@ Each case trains on data drawn from ``OctaveRandom`` (no files needed), in both 
 both dtypes. The bits of a matrix product depend on the BLAS kernels that compute it, so the
 file holds one set of digests per platform (numpy's version, numpy's OpenBLAS kernel set, and
 which library runs the fast engine's products); on a platform with no set the test skips and
-says so. A set for a new platform is made by the pinned commit's code, never by the code under
-test: ``git worktree add /tmp/pinned dea9465`` then, from that folder,
-``PYTHONPATH=. python <this checkout>/tests/test_pinned.py``, which prints the set to add.
+says so. The runs use one BLAS thread (threadpoolctl), whatever the machine's setting: with
+more, numpy's OpenBLAS on Haswell kernels gives some of the toolbox net's products other bits
+(seen on an AMD Zen 3 with 2 threads, with the pinned commit's code too). A set for a new
+platform is made by the pinned commit's code, never by the code under test: ``git worktree add
+/tmp/pinned dea9465`` then, from that folder, ``PYTHONPATH=. python <this
+checkout>/tests/test_pinned.py``, which prints the set to add.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -23,6 +27,11 @@ import pytest
 
 import dltoolbox as dlt
 from dltoolbox.engines import blas
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # no threadpoolctl (no pinned platform lacks it): the BLAS as configured
+    threadpool_limits = None
 
 PINNED = Path(__file__).parent / "data" / "pinned.json"
 
@@ -43,6 +52,12 @@ CASES = {
 
 
 def _train(name: str, engine: str, dtype) -> dict:
+    """The trained net of case ``name``, on one BLAS thread."""
+    with threadpool_limits(1) if threadpool_limits else contextlib.nullcontext():
+        return _train_threads_as_set(name, engine, dtype)
+
+
+def _train_threads_as_set(name: str, engine: str, dtype) -> dict:
     spec, shape, classes, m, extra, opts = CASES[name]
     data = dlt.OctaveRandom(7)
     x = np.asarray(data.rand(*shape, m)).astype(dtype)
