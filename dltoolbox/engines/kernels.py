@@ -6,15 +6,15 @@ convolution's scatter of its tap products (one strided add per tap), the sigmoid
 exponential (an add, then a division), mean pooling (strided adds, then a scaling), and a conv
 layer's delta (the activation's derivative, under a max pooling layer the first maximum of each
 block found with ``2 scale^2`` passes, then the expanded delta multiplied in). Each is one loop
-here, over the output once, in the order of memory. numba's own exponential rounds
-differently from numpy's, so a sigmoid layer's exponential is computed by the algorithm that
-computes numpy's: :func:`_expf` is numpy's float32 ``exp`` (its AVX2 / AVX-512 code, operation
-for operation), and :func:`_exp_main` GNU libc's float64 ``exp``, which numpy calls where the
-CPU has no AVX-512; each is used only after a check that it gives numpy's bits here
+here, over the output once, in the order of memory. numba's own exponential rounds differently
+from numpy's, so a sigmoid layer's exponential is computed by the algorithm that computes
+numpy's: :func:`_expf` is numpy's float32 ``exp`` (its AVX2 / AVX-512 code, operation for
+operation), and :func:`_exp_main` GNU libc's float64 ``exp``, which numpy calls where the CPU
+has no AVX-512; each is used only after a check that it gives numpy's bits here
 (:func:`exp_matches_numpy`), and numpy's exp otherwise. They compute the very same numbers as
-the numpy code they replace
-(which stays in :mod:`dltoolbox.engines.fast` as the fallback): copies are copies, and every sum
-adds the same terms in the same order, so the results agree bit for bit (tests/test_kernels.py).
+the numpy code they replace (which stays in :mod:`dltoolbox.engines.fast` as the fallback):
+copies are copies, and every sum adds the same terms in the same order, so the results agree
+bit for bit (tests/test_kernels.py).
 
 ``pip install numba`` (the ``fast`` extra) enables them; ``DLTOOLBOX_NUMBA=0`` (before
 dltoolbox is imported) keeps the numpy code. The first call of each kernel compiles it (about
