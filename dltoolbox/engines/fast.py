@@ -351,10 +351,8 @@ class FastEngine:
             )
         fused = _fused_sigmoid(activation, out.dtype)
         for samples, z in parts:  # z: (maps_out * rb, rows_out / rb * cols_out * samples)
-            if fused and z.dtype == np.float32:  # vectorised on the contiguous product
-                compiled.sigmoid_in_place(z)
-            z5 = z.reshape(maps_out, rb, rows_out // rb, cols_out, -1).transpose(0, 2, 1, 3, 4)
-            _from_product(z5, out[..., samples], activation, fused)
+            _from_product(z, (maps_out, rb, rows_out // rb, cols_out), out[..., samples],
+                          activation, fused)  # fmt: skip
         if not fused:
             _activate_in_place(out, activation)
         return _read_only(out.reshape(maps_out, rows_out, cols_out, batch), cache)
@@ -676,11 +674,17 @@ def _fused_sigmoid(activation: str, dtype) -> bool:
     return activation == "sigm" and compiled.sigmoid_exp_applies(dtype)
 
 
-def _from_product(zn: np.ndarray, dest: np.ndarray, activation: str, fused: bool) -> None:
-    """``dest`` from the product ``zn`` = -z (5 axes, ``dest``'s shape): the sigmoid where
-    ``fused`` (float32: already computed in the product, only placed), else exp(-z) for the
-    sigmoid or z, for :func:`_activate_in_place` to finish."""
-    if fused and zn.dtype == np.float32:
+def _from_product(
+    z: np.ndarray, blocks: tuple, dest: np.ndarray, activation: str, fused: bool
+) -> None:
+    """``dest`` (maps_out, rows' / rb, rb, cols', samples) from the contiguous product ``z`` =
+    -z, whose rows are (j, dr) and columns (r, c, b) (``blocks``: maps_out, rb, rows' / rb,
+    cols'): the sigmoid where ``fused``, else exp(-z) for the sigmoid or z, for
+    :func:`_activate_in_place` to finish."""
+    if fused and z.dtype == np.float32:
+        compiled.sigmoid_in_place(z)  # vectorised on the contiguous product, then placed
+    zn = z.reshape(*blocks, -1).transpose(0, 2, 1, 3, 4)  # dest's layout
+    if fused and z.dtype == np.float32:
         np.copyto(dest, zn)
     elif fused:
         compiled.sigmoid_of_negated(zn, dest, compiled.exp_table())
