@@ -681,10 +681,9 @@ def _from_product(
     -z, whose rows are (j, dr) and columns (r, c, b) (``blocks``: maps_out, rb, rows' / rb,
     cols'): the sigmoid where ``fused``, else exp(-z) for the sigmoid or z, for
     :func:`_activate_in_place` to finish."""
-    if fused and z.dtype == np.float32:
-        compiled.sigmoid_in_place(z)  # vectorised on the contiguous product, then placed
     zn = z.reshape(*blocks, -1).transpose(0, 2, 1, 3, 4)  # dest's layout
     if fused and z.dtype == np.float32:
+        compiled.sigmoid_in_place(z)  # vectorised on the contiguous product, then placed
         np.copyto(dest, zn)
     elif fused:
         compiled.sigmoid_of_negated(zn, dest, compiled.exp_table())
